@@ -1,0 +1,1 @@
+"""The outside world (netlink, SQLite, processes, files) behind the domain's ports."""

@@ -1,0 +1,92 @@
+"""A tiny append-only log file writer, cheap to import and unable to fail an operation.
+
+Line format: `2026-11-29T13:36:12.123Z INFO msg key=value ...` (UTC). The file
+is created 0640 and never followed through a symlink. Any error while opening
+or writing (missing directory, read-only file system, full disk) is swallowed:
+a CNI operation must not fail because of its log.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+__all__ = ["LEVELS", "FileLog", "NullLog"]
+
+LEVELS = {"debug": 10, "info": 20, "warn": 30, "warning": 30, "error": 40, "critical": 50,
+          "off": 100, "none": 100}
+
+
+class FileLog:
+    def __init__(self, path: str, *, level: str = "info", **context: object) -> None:
+        self.path = path
+        self.threshold = LEVELS.get(level.strip().lower(), LEVELS["info"])
+        self.context = {k: v for k, v in context.items() if v not in (None, "")}
+        self._fd: int | None = None
+        self._broken = False
+
+    def bind(self, **context: object) -> None:
+        """Add key=value pairs carried by every later line."""
+        self.context.update({k: v for k, v in context.items() if v not in (None, "")})
+
+    def debug(self, msg: str, **context: object) -> None:
+        self._write(10, "DEBUG", msg, context)
+
+    def info(self, msg: str, **context: object) -> None:
+        self._write(20, "INFO", msg, context)
+
+    def warning(self, msg: str, **context: object) -> None:
+        self._write(30, "WARN", msg, context)
+
+    def error(self, msg: str, **context: object) -> None:
+        self._write(40, "ERROR", msg, context)
+
+    def _write(self, level: int, name: str, msg: str, context: dict[str, object]) -> None:
+        if level < self.threshold or self._broken:
+            return
+        now = time.time()
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"
+        pairs = " ".join(f"{k}={_quote(v)}" for k, v in {**self.context, **context}.items())
+        line = f"{stamp} {name} {_quote(msg) if chr(10) in msg else msg}"
+        line = f"{line} {pairs}\n" if pairs else f"{line}\n"
+        try:
+            if self._fd is None:
+                self._fd = os.open(
+                    self.path,
+                    os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC,
+                    0o640,
+                )
+            os.write(self._fd, line.encode("utf-8", "backslashreplace"))
+        except OSError:
+            self._broken = True
+
+    def close(self) -> None:
+        if self._fd is not None:
+            try:
+                os.close(self._fd)
+            except OSError:
+                pass
+            self._fd = None
+
+
+def _quote(value: object) -> str:
+    text = str(value)
+    if text and not any(c.isspace() or c in '"=' for c in text):
+        return text
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+class NullLog:
+    """A logger that drops everything (tests, and the operator CLI's quiet mode)."""
+
+    def debug(self, msg: str, **context: object) -> None:
+        pass
+
+    def info(self, msg: str, **context: object) -> None:
+        pass
+
+    def warning(self, msg: str, **context: object) -> None:
+        pass
+
+    def error(self, msg: str, **context: object) -> None:
+        pass

@@ -1,0 +1,1 @@
+"""Entry points: the CNI executables and the operator CLI."""

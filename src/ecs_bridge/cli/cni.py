@@ -1,0 +1,197 @@
+"""The CNI exec protocol, shared by `ecs-bridge` and `ecs-ipam`.
+
+Reads flags, the environment and stdin; answers VERSION; checks what every
+command shares (JSON, `cniVersion`, `name`, the CNI variables); hands the
+request to the plugin; prints the result or the CNI error object on stdout and
+exits 0 or 1. This module is on the hot path of every container start: it
+imports only the standard library and the domain.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+from collections.abc import Callable, Collection, Mapping
+from typing import Any, NoReturn
+
+from attrs import frozen
+
+from ecs_bridge import __version__
+from ecs_bridge.adapters.filelog import FileLog
+from ecs_bridge.domain.cnienv import CniEnv, parse_env
+from ecs_bridge.domain.errors import (
+    DECODE_FAILURE,
+    INCOMPATIBLE_VERSION,
+    INTERNAL,
+    INVALID_CONFIG,
+    CniError,
+)
+from ecs_bridge.domain.versions import LATEST, SUPPORTED_VERSIONS, at_least, require_supported
+
+__all__ = ["MAX_STDIN", "Plugin", "Request", "run"]
+
+MAX_STDIN = 1 << 20
+"""A network config is a few hundred bytes; anything past 1 MiB is refused unread."""
+
+_NETWORK_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.\-]*$")
+_MIN_VERSION = {"CHECK": "0.4.0", "STATUS": "1.1.0", "GC": "1.1.0"}
+
+
+@frozen
+class Request:
+    """One CNI call: the parsed environment and the decoded config."""
+
+    env: CniEnv
+    config: Mapping[str, Any]
+    version: str
+    stdin: bytes
+    environ: Mapping[str, str]
+    log: FileLog
+
+
+@frozen
+class Plugin:
+    name: str
+    """`ecs-bridge` or `ecs-ipam`."""
+    default_log_file: str
+    required_env: Mapping[str, Collection[str]]
+    """For each command, the CNI variables that must be non-empty."""
+    handle: Callable[[Request], dict[str, Any] | None]
+    """Runs one command; returns the object to print, or None for no output."""
+
+
+def run(plugin: Plugin, argv: list[str] | None = None) -> NoReturn:
+    args = sys.argv[1:] if argv is None else argv
+    if args:
+        sys.exit(_flags(plugin, args))
+    environ = os.environ
+    log = FileLog(
+        environ.get("ECS_CNI_LOG_FILE") or plugin.default_log_file,
+        level=environ.get("ECS_CNI_LOGLEVEL", "info"),
+        command=environ.get("CNI_COMMAND", ""),
+        containerID=environ.get("CNI_CONTAINERID", ""),
+        netns=environ.get("CNI_NETNS", ""),
+        ifname=environ.get("CNI_IFNAME", ""),
+    )
+    version = LATEST
+    try:
+        command = environ.get("CNI_COMMAND", "")
+        if not command:
+            sys.stderr.write(
+                f"{plugin.name} {__version__}: a CNI plugin; run it with CNI_COMMAND set\n"
+                f"CNI protocol versions supported: {', '.join(SUPPORTED_VERSIONS)}\n"
+            )
+            sys.exit(0)
+        stdin = _read_stdin()
+        if command == "VERSION":
+            _print(_version_info(stdin))
+            sys.exit(0)
+        config = _decode_config(stdin)
+        version = require_supported(_config_version(config))
+        if command in _MIN_VERSION and not at_least(version, _MIN_VERSION[command]):
+            raise CniError(
+                INCOMPATIBLE_VERSION,
+                f"config version does not allow {command}",
+                f'config is "{version}", {command} needs {_MIN_VERSION[command]} or later',
+            )
+        _check_name(config)
+        env = parse_env(environ, required=plugin.required_env.get(command, ()))
+        output = plugin.handle(Request(env, config, version, stdin, environ, log))
+        if output is not None:
+            _print(output)
+        log.info(f"{command} succeeded")
+        sys.exit(0)
+    except CniError as exc:
+        log.error(f"{environ.get('CNI_COMMAND', '')} failed: {exc}", code=exc.code)
+        _print(_error_object(exc, version))
+        sys.exit(1)
+    except Exception as exc:  # a bug: still answer the runtime in its protocol
+        log.error(f"internal error: {type(exc).__name__}: {exc}")
+        _print(_error_object(CniError(INTERNAL, "internal error", f"{type(exc).__name__}: {exc}"),
+                             version))
+        sys.exit(1)
+
+
+def _flags(plugin: Plugin, args: list[str]) -> int:
+    flag = args[0]
+    if flag in ("--version", "-version"):
+        _print({"version": __version__, "dirty": False, "gitShortHash": _git_hash()})
+        return 0
+    if flag in ("--capabilities", "-capabilities"):
+        _print({"capabilities": ["awsvpc-network-mode"]})
+        return 0
+    sys.stderr.write(f"usage: {plugin.name} [--version | --capabilities]\n"
+                     f"unknown flag {flag!r}; run it as a CNI plugin with CNI_COMMAND set\n")
+    return 2
+
+
+def _git_hash() -> str:
+    from ecs_bridge import buildinfo  # noqa: PLC0415 - read only for --version
+
+    return buildinfo.git_short_hash()
+
+
+def _read_stdin() -> bytes:
+    if sys.stdin is None or sys.stdin.isatty():
+        return b""
+    data = sys.stdin.buffer.read(MAX_STDIN + 1)
+    if len(data) > MAX_STDIN:
+        raise CniError(DECODE_FAILURE, f"network config on stdin is larger than {MAX_STDIN} bytes")
+    return data
+
+
+def _decode_config(stdin: bytes) -> Mapping[str, Any]:
+    try:
+        text = stdin.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise CniError(DECODE_FAILURE, "error unmarshall network config: stdin is not UTF-8",
+                       f"invalid byte at offset {exc.start}") from None
+    try:
+        config = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CniError(DECODE_FAILURE, f"error unmarshall network config: {exc}") from None
+    if not isinstance(config, dict):
+        raise CniError(DECODE_FAILURE,
+                       f"error unmarshall network config: not a JSON object: {text[:60]!r}")
+    return config
+
+
+def _config_version(config: Mapping[str, Any]) -> str:
+    value = config.get("cniVersion", "")
+    if not isinstance(value, str):
+        raise CniError(DECODE_FAILURE, f"cniVersion must be a string, got {value!r}")
+    return value
+
+
+def _check_name(config: Mapping[str, Any]) -> None:
+    # libcni always sends a name; the ECS agent's direct IPAM calls may not, so
+    # a missing name is accepted and only a malformed one refused.
+    name = config.get("name")
+    if name is None:
+        return
+    if not isinstance(name, str) or not _NETWORK_NAME.match(name):
+        raise CniError(INVALID_CONFIG, f"invalid characters found in network name {name!r}")
+
+
+def _version_info(stdin: bytes) -> dict[str, Any]:
+    asked = ""
+    try:
+        asked = json.loads(stdin or b"{}").get("cniVersion", "")
+    except (ValueError, AttributeError):
+        pass
+    version = asked if asked in SUPPORTED_VERSIONS else LATEST
+    return {"cniVersion": version, "supportedVersions": list(SUPPORTED_VERSIONS)}
+
+
+def _error_object(exc: CniError, version: str) -> dict[str, Any]:
+    out: dict[str, Any] = {"cniVersion": version, "code": exc.code, "msg": exc.msg}
+    if exc.details:
+        out["details"] = exc.details
+    return out
+
+
+def _print(obj: object) -> None:
+    sys.stdout.write(json.dumps(obj) + "\n")
+    sys.stdout.flush()

@@ -1,0 +1,158 @@
+"""Fixtures for root-only tests: throwaway network namespaces, always removed,
+the installed executables, and an `ip -j` observer independent of our adapters."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+from attrs import frozen
+
+pytestmark = pytest.mark.e2e
+
+BIN_DIR = Path(sys.executable).parent
+"""Where `make install` put the console scripts (the venv's bin)."""
+
+_counter = itertools.count()
+
+
+def _can_use_netns() -> str:
+    if os.geteuid() != 0:
+        return "needs root"
+    if shutil.which("ip") is None:
+        return "needs iproute2"
+    probe = f"ecsbt-probe-{os.getpid()}"
+    made = subprocess.run(["ip", "netns", "add", probe], capture_output=True, text=True)
+    if made.returncode != 0:
+        return f"cannot create a network namespace: {made.stderr.strip()}"
+    subprocess.run(["ip", "netns", "del", probe], capture_output=True)
+    return ""
+
+
+_NETNS_PROBLEM = _can_use_netns()
+
+
+@pytest.fixture(autouse=True)
+def _needs_root_and_netns() -> None:
+    if _NETNS_PROBLEM:
+        pytest.skip(_NETNS_PROBLEM)
+
+
+@frozen
+class Netns:
+    """A namespace this test made: `name` for `ip -n`, `path` for CNI_NETNS."""
+
+    name: str
+
+    @property
+    def path(self) -> str:
+        return f"/run/netns/{self.name}"
+
+    def ip(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["ip", "-n", self.name, *args], capture_output=True, text=True,
+                              check=check)
+
+    def ip_json(self, *args: str) -> Any:
+        """`ip -j -n NAME ARGS` parsed: the independent observer of kernel state."""
+        out = self.ip("-j", *args).stdout
+        return json.loads(out) if out.strip() else []
+
+    def snapshot(self) -> dict[str, Any]:
+        """Links, addresses and routes (both families), for before/after comparisons."""
+        links = [
+            {k: v for k, v in link.items() if k not in ("stats", "stats64")}
+            for link in self.ip_json("-d", "link", "show")
+        ]
+        return {
+            "links": links,
+            "addrs": self.ip_json("addr", "show"),
+            "routes4": self.ip_json("-4", "route", "show", "table", "all"),
+            "routes6": self.ip_json("-6", "route", "show", "table", "all"),
+        }
+
+    def run(self, argv: list[str], **kwargs: Any) -> subprocess.CompletedProcess[bytes]:
+        """Run a command inside this namespace (as a runtime runs a plugin in the host ns)."""
+        return subprocess.run(["ip", "netns", "exec", self.name, *argv], **kwargs)
+
+
+@pytest.fixture
+def make_netns() -> Iterator[Callable[[str], Netns]]:
+    """Create uniquely named namespaces; all are deleted at teardown, pass or fail."""
+    made: list[Netns] = []
+
+    def make(role: str = "ns") -> Netns:
+        ns = Netns(f"ecsbt-{role[:6]}-{os.getpid()}-{next(_counter)}")
+        subprocess.run(["ip", "netns", "add", ns.name], check=True, capture_output=True)
+        made.append(ns)
+        ns.ip("link", "set", "lo", "up")
+        return ns
+
+    yield make
+    for ns in made:
+        subprocess.run(["ip", "netns", "del", ns.name], capture_output=True)
+
+
+@pytest.fixture
+def host_ns(make_netns: Callable[[str], Netns]) -> Netns:
+    """The namespace playing the host: the plugin process runs in it."""
+    return make_netns("host")
+
+
+@pytest.fixture
+def container_ns(make_netns: Callable[[str], Netns]) -> Netns:
+    return make_netns("ctr")
+
+
+@frozen
+class PluginRun:
+    returncode: int
+    stdout: bytes
+    stderr: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.stdout)
+
+
+def exec_plugin(
+    exe: str | Path,
+    *,
+    env: Mapping[str, str],
+    stdin: bytes | str | Mapping[str, Any],
+    netns: Netns | None = None,
+    timeout: float = 60,
+) -> PluginRun:
+    """Exec a plugin as a runtime does: the CNI variables in a clean environment,
+    the config on stdin, optionally inside `netns` (the "host")."""
+    if isinstance(stdin, Mapping):
+        stdin = json.dumps(stdin)
+    data = stdin.encode() if isinstance(stdin, str) else stdin
+    full_env = {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"), **env}
+    argv = [str(exe)]
+    if netns is not None:
+        argv = ["ip", "netns", "exec", netns.name, *argv]
+    proc = subprocess.run(argv, input=data, env=full_env, capture_output=True, timeout=timeout)
+    return PluginRun(proc.returncode, proc.stdout, proc.stderr)
+
+
+@pytest.fixture
+def cni_bin(tmp_path: Path) -> Path:
+    """A CNI_PATH directory holding this project's plugins (and the reference
+    host-local, when installed), as a runtime's plugin directory would."""
+    d = tmp_path / "cni-bin"
+    d.mkdir()
+    for name in ("ecs-bridge", "ecs-ipam"):
+        if (BIN_DIR / name).exists():
+            (d / name).symlink_to(BIN_DIR / name)
+    for name in ("host-local", "bridge", "tuning"):
+        ref = Path("/usr/lib/cni") / name
+        if ref.exists():
+            (d / name).symlink_to(ref)
+    return d
