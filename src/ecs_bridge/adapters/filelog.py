@@ -45,7 +45,8 @@ class FileLog:
         if level < self.threshold or self._broken:
             return
         now = time.time()
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"
+        millis = int(now % 1 * 1000)
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{millis:03d}Z"
         pairs = " ".join(f"{k}={_quote(v)}" for k, v in {**self.context, **context}.items())
         line = f"{stamp} {name} {_quote(msg) if chr(10) in msg else msg}"
         line = f"{line} {pairs}\n" if pairs else f"{line}\n"

@@ -184,7 +184,9 @@ def _decode_route(raw: object, where: str) -> Route:
     gw = item.get("gw")
     return Route(
         dst=dst,
-        gw=None if gw in (None, "") else fields.parse_address(gw, f"{where}.gw", version=dst.version),
+        gw=None
+        if gw in (None, "")
+        else fields.parse_address(gw, f"{where}.gw", version=dst.version),
     )
 
 
