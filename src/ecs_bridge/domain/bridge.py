@@ -1,0 +1,240 @@
+"""The ecs-bridge use cases: ADD and DEL, as the numbered steps of spec/ecs-bridge.md.
+
+ADD registers an undo for each change it makes to the host and runs them in
+reverse if any later step fails, so a failed ADD leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import ExitStack
+
+from attrs import frozen
+
+from ecs_bridge.domain import plan
+from ecs_bridge.domain.errors import (
+    BRIDGE_CONFLICT,
+    INVALID_ENV,
+    AddressExists,
+    CniError,
+    LinkExists,
+    LinkNotFound,
+    NamespaceNotFound,
+    RouteExists,
+)
+from ecs_bridge.domain.netconf import BridgeConfig
+from ecs_bridge.domain.ports import IpamDelegate, Kernel, Link, Logger, Namespace
+from ecs_bridge.domain.types import Interface, IPConfig, IPInterface, Result, Route
+
+__all__ = ["Attachment", "add", "delete"]
+
+VETH_NAME_TRIES = 10
+
+
+@frozen
+class Attachment:
+    """Where the container is: `CNI_NETNS`, `CNI_IFNAME` (and `CNI_CONTAINERID` for logs)."""
+
+    netns: str
+    ifname: str
+    container_id: str = ""
+
+
+def add(
+    config: BridgeConfig,
+    where: Attachment,
+    *,
+    kernel: Kernel,
+    ipam: IpamDelegate,
+    log: Logger,
+    random_bytes: Callable[[int], bytes],
+) -> Result:
+    host = kernel.host()
+    container = kernel.open(where.netns)  # a missing namespace fails before any change
+    # Two undo stacks: the container's (IPAM release, veth) unwinds first, then the
+    # bridge's (gateway address, bridge), which checks that no other port uses them.
+    with ExitStack() as bridge_undo, ExitStack() as undo:
+        if container.find_link(where.ifname) is not None:
+            raise CniError(
+                INVALID_ENV,
+                f"CNI_IFNAME {where.ifname!r} already exists in CNI_NETNS {where.netns!r}",
+            )
+        # 1. The bridge, created if absent, up.
+        bridge = ensure_bridge(host, config, undo=bridge_undo, random_bytes=random_bytes)
+        # 2-3. The veth pair, host end on the bridge.
+        host_veth = setup_veth(host, container, config, where, undo=undo,
+                               random_bytes=random_bytes)
+        # 4. Addresses from the IPAM plugin; released again if a later step fails.
+        result = ipam.add()
+        undo.callback(_release, ipam, log)
+        plan.validate_ipam_result(result, config.ipam_type)
+        # 5. The container side: MAC, addresses, routes, no prefix routes.
+        routes = plan.container_routes(result)
+        container_mac = configure_container(container, where.ifname, result.ips, routes)
+        # 6. The gateway addresses on the bridge.
+        for ip in result.ips:
+            ensure_bridge_address(host, config.bridge, plan.bridge_address(ip), undo=bridge_undo)
+        bridge = host.find_link(config.bridge) or bridge
+        undo.pop_all()  # success: keep everything
+        bridge_undo.pop_all()
+    log.info("ADD configured", bridge=config.bridge, hostVeth=host_veth.name,
+             ips=",".join(ip.address.with_prefixlen for ip in result.ips))
+    # 7. The result: [bridge, host veth, container veth], every IP on interface 2.
+    return Result(
+        interfaces=(
+            Interface(name=bridge.name, mac=bridge.mac),
+            Interface(name=host_veth.name, mac=host_veth.mac),
+            Interface(name=where.ifname, mac=container_mac, sandbox=where.netns),
+        ),
+        ips=tuple(IPConfig(address=ip.address, gateway=ip.gateway, interface=2)
+                  for ip in result.ips),
+        routes=tuple(routes),
+        dns=result.dns,
+    )
+
+
+def ensure_bridge(
+    host: Namespace, config: BridgeConfig, *, undo: ExitStack,
+    random_bytes: Callable[[int], bytes],
+) -> Link:
+    """The bridge named in the config, up. Another ADD creating it at the same time is fine."""
+    link = host.find_link(config.bridge)
+    if link is None:
+        try:
+            host.add_bridge(config.bridge, mtu=config.mtu, mac=plan.bridge_mac(random_bytes))
+            undo.callback(_remove_bridge_if_unused, host, config.bridge)
+        except LinkExists:
+            pass  # lost the race to a concurrent ADD: use theirs
+        link = host.find_link(config.bridge)
+        if link is None:
+            raise CniError(BRIDGE_CONFLICT, f"bridge {config.bridge!r} vanished while creating it")
+    if link.kind != "bridge":
+        kind = link.kind or "device"
+        raise CniError(
+            BRIDGE_CONFLICT, f"{config.bridge!r} already exists but is not a bridge (a {kind})"
+        )
+    if not link.up:
+        host.set_link(config.bridge, up=True)
+    return link
+
+
+def setup_veth(
+    host: Namespace, container: Namespace, config: BridgeConfig, where: Attachment, *,
+    undo: ExitStack, random_bytes: Callable[[int], bytes],
+) -> Link:
+    """A veth pair: `CNI_IFNAME` in the container, `vethXXXXXXXX` on the bridge, both up."""
+    for _ in range(VETH_NAME_TRIES):
+        name = plan.host_veth_name(random_bytes)
+        try:
+            host.add_veth(name, peer_name=where.ifname, peer_ns=container, mtu=config.mtu)
+            break
+        except LinkExists:
+            if container.find_link(where.ifname) is not None:
+                raise CniError(
+                    INVALID_ENV,
+                    f"CNI_IFNAME {where.ifname!r} already exists in CNI_NETNS {where.netns!r}",
+                ) from None
+    else:
+        raise CniError(BRIDGE_CONFLICT, f"no free host veth name after {VETH_NAME_TRIES} tries")
+    undo.callback(_delete_link, host, name)
+    host.set_link(name, master=config.bridge, up=True)
+    container.set_link(where.ifname, up=True)
+    link = host.find_link(name)
+    if link is None:
+        raise LinkNotFound(name)
+    return link
+
+
+def configure_container(
+    container: Namespace, ifname: str, ips: tuple[IPConfig, ...], routes: list[Route]
+) -> str:
+    """Set MAC, addresses and routes; drop routes without a gateway. Returns the MAC."""
+    mac = plan.container_mac(ips)
+    if mac is not None:
+        container.set_link(ifname, mac=mac)
+    for ip in ips:
+        container.add_address(ifname, ip.address, nodad=ip.address.version == 6)
+    for route in routes:
+        try:
+            container.add_route(ifname, route.dst, gw=route.gw)
+        except RouteExists:
+            pass
+    for present in container.list_routes(ifname):
+        if present.gw is None:
+            container.delete_route(ifname, present.dst)
+    link = container.find_link(ifname)
+    return link.mac if link is not None else (mac or "")
+
+
+def ensure_bridge_address(
+    host: Namespace, bridge: str, want: IPInterface, *, undo: ExitStack
+) -> None:
+    """`gateway/prefix` on the bridge: present is fine, absent is added, another is an error."""
+    present = host.list_addresses(bridge)
+    if any(a.address == want for a in present):
+        return
+    other = plan.conflicting_address(want, present)
+    if other is not None:
+        raise CniError(
+            BRIDGE_CONFLICT,
+            f"bridge {bridge!r} already has IPv{want.version} address {other.with_prefixlen}, "
+            f"different from the gateway {want.with_prefixlen}",
+        )
+    try:
+        host.add_address(bridge, want, nodad=want.version == 6)
+    except AddressExists:
+        return  # a concurrent ADD put it there
+    undo.callback(_remove_address_if_unused, host, bridge, want)
+
+
+def delete(
+    config: BridgeConfig, where: Attachment, *, kernel: Kernel, ipam: IpamDelegate | None,
+    log: Logger,
+) -> None:
+    """Release the addresses (a failure is logged, not fatal), then delete the container
+    end of the veth (the pair goes with it). Whatever is already gone counts as done."""
+    if ipam is not None:
+        _release(ipam, log)
+    if not where.netns:
+        return
+    try:
+        container = kernel.open(where.netns)
+    except NamespaceNotFound:
+        log.info("DEL: namespace already gone", netns=where.netns)
+        return
+    try:
+        container.delete_link(where.ifname)
+    except LinkNotFound:
+        log.info("DEL: interface already gone", ifname=where.ifname)
+
+
+def _release(ipam: IpamDelegate, log: Logger) -> None:
+    try:
+        ipam.delete()
+    except CniError as exc:
+        log.warning(f"IPAM DEL failed, continuing: {exc}", code=exc.code)
+
+
+def _delete_link(ns: Namespace, name: str) -> None:
+    try:
+        ns.delete_link(name)
+    except LinkNotFound:
+        pass
+
+
+def _ports_of(host: Namespace, bridge: str) -> list[Link]:
+    link = host.find_link(bridge)
+    if link is None:
+        return []
+    return [other for other in host.list_links() if other.master == link.index]
+
+
+def _remove_bridge_if_unused(host: Namespace, bridge: str) -> None:
+    # Undo of a bridge this ADD created, unless a concurrent ADD attached to it since.
+    if not _ports_of(host, bridge):
+        _delete_link(host, bridge)
+
+
+def _remove_address_if_unused(host: Namespace, bridge: str, address: IPInterface) -> None:
+    if not _ports_of(host, bridge):
+        host.delete_address(bridge, address)
