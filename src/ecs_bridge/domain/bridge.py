@@ -115,6 +115,7 @@ def ensure_bridge(
         )
     if not link.up:
         host.set_link(config.bridge, up=True)
+        undo.callback(_down_bridge_if_unused, host, config.bridge)
     return link
 
 
@@ -233,6 +234,11 @@ def _remove_bridge_if_unused(host: Namespace, bridge: str) -> None:
     # Undo of a bridge this ADD created, unless a concurrent ADD attached to it since.
     if not _ports_of(host, bridge):
         _delete_link(host, bridge)
+
+
+def _down_bridge_if_unused(host: Namespace, bridge: str) -> None:
+    if not _ports_of(host, bridge):
+        host.set_link(bridge, up=False)
 
 
 def _remove_address_if_unused(host: Namespace, bridge: str, address: IPInterface) -> None:
