@@ -16,12 +16,18 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 	@git rev-parse --short HEAD > src/ecs_bridge/_githash 2>/dev/null || true
 
-# The reference plugins (bridge, host-local, tuning) that e2e tests and
-# benchmarks compare against and chain with. Installed only as root, only if missing.
+# Debian packages the e2e tests and benchmarks need: the reference plugins
+# (bridge, host-local, tuning) to compare with and chain with, and Go + libcni
+# to build the libcni test driver. Installed only as root, only if missing.
+DEB_DEPS := containernetworking-plugins golang-go golang-github-appc-cni-dev
 deps:
-	@if [ "$$(id -u)" = 0 ] && [ ! -x /usr/lib/cni/host-local ]; then \
-		apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq containernetworking-plugins; \
+	@if [ "$$(id -u)" = 0 ]; then \
+		missing=$$(for p in $(DEB_DEPS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+		if [ -n "$$missing" ]; then \
+			echo "installing $$missing"; \
+			apt-get update -qq && \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+		fi; \
 	fi
 
 demo: install

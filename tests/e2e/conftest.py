@@ -156,3 +156,21 @@ def cni_bin(tmp_path: Path) -> Path:
         if ref.exists():
             (d / name).symlink_to(ref)
     return d
+
+
+@pytest.fixture(scope="session")
+def libcni_driver(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """tests/e2e/libcni_driver built against Debian's libcni in GOPATH mode."""
+    if shutil.which("go") is None or not Path(GOPATH_CNI).exists():
+        pytest.skip("needs golang-go and golang-github-appc-cni-dev (make deps)")
+    out = tmp_path_factory.mktemp("libcni") / "libcni-driver"
+    source = Path(__file__).parent / "libcni_driver" / "main.go"
+    env = {**os.environ, "GO111MODULE": "off", "GOPATH": "/usr/share/gocode",
+           "GOCACHE": str(out.parent / "gocache"), "GOFLAGS": ""}
+    built = subprocess.run(["go", "build", "-o", str(out), str(source)], env=env,
+                           capture_output=True, text=True)
+    assert built.returncode == 0, built.stderr
+    return out
+
+
+GOPATH_CNI = "/usr/share/gocode/src/github.com/containernetworking/cni/libcni"
