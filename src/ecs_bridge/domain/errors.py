@@ -8,7 +8,9 @@ from __future__ import annotations
 
 __all__ = [
     "ADDRESS_CONFLICT",
+    "ALLOCATION_MISSING",
     "BRIDGE_CONFLICT",
+    "CHECK_FAILED",
     "DECODE_FAILURE",
     "INCOMPATIBLE_VERSION",
     "INTERNAL",
@@ -55,6 +57,10 @@ ADDRESS_CONFLICT = 103
 """The address asked for is held by someone else, or the owner holds another."""
 BRIDGE_CONFLICT = 104
 """The bridge name is taken by a non-bridge, or the bridge has another address."""
+ALLOCATION_MISSING = 105
+"""CHECK: the owner holds no address (or not the configured one) in a configured subnet."""
+CHECK_FAILED = 106
+"""CHECK: an interface, address or route that ADD made is missing or changed."""
 INTERNAL = 999
 """A bug: an exception that is not a `CniError` reached the entry point."""
 
