@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from attrs import define, field
 
 from ecs_bridge.domain.allocation import Allocation
+from ecs_bridge.domain.errors import ADDRESS_CONFLICT, CniError
 from ecs_bridge.domain.types import IPAddress, IPNetwork
 
 __all__ = ["MemoryStore", "MemoryTransaction"]
@@ -52,7 +53,7 @@ class MemoryTransaction:
     def insert(self, allocation: Allocation) -> None:
         key = (allocation.address.version, int(allocation.address))
         if key in self._s.by_address:
-            raise KeyError(f"{allocation.address} is already held")
+            raise CniError(ADDRESS_CONFLICT, f"address {allocation.address} is already held")
         self._s.by_address[key] = allocation
         bisect.insort(self._s.order[key[0]], key[1])
 
