@@ -6,6 +6,8 @@ at all, and concurrent plugin processes never hand out one address twice.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ecs_bridge.domain.allocation import (
     GATEWAY_OWNER,
     Allocation,
@@ -21,8 +23,10 @@ from ecs_bridge.domain.errors import (
     CniError,
 )
 from ecs_bridge.domain.ipamconf import FamilyConfig, IpamConfig
-from ecs_bridge.domain.ports import Logger
 from ecs_bridge.domain.types import IPAddress, IPConfig, Result
+
+if TYPE_CHECKING:  # the kernel port's classes cost import time on every container start
+    from ecs_bridge.domain.ports import Logger
 
 __all__ = ["allocate", "check", "owner_of", "release"]
 
