@@ -18,11 +18,13 @@ from ecs_bridge.domain.errors import (
     LinkNotFound,
     RouteExists,
 )
-from ecs_bridge.domain.types import IPInterface, IPNetwork
+from ecs_bridge.domain.types import IPAddress, IPInterface, IPNetwork
 
 __all__ = [
     "IFNAMSIZ",
     "address_error",
+    "describe_route",
+    "describe_set",
     "failure",
     "fits_ifname",
     "link_error",
@@ -79,3 +81,17 @@ def normalize_mac(mac: str, *, what: str) -> str:
     if not _MAC.fullmatch(lowered):
         raise KernelError(f"cannot {what}", f"invalid MAC address {mac!r}")
     return lowered
+
+
+def describe_set(name: str, *, up: bool | None, mtu: int | None, mac: str | None,
+                 master: str | None) -> str:
+    """`set up True, mtu 1500 on link 'eth0'`: the changes asked for, for messages."""
+    asked = (("up", up), ("mtu", mtu), ("mac", mac), ("master", master))
+    changes = ", ".join(f"{key} {value}" for key, value in asked if value is not None)
+    return f"set {changes or 'nothing'} on link {name!r}"
+
+
+def describe_route(verb: str, name: str, dst: IPNetwork, gw: IPAddress | None) -> str:
+    """`add route to 10.0.0.0/8 via 10.0.0.1 on 'eth0'`, for messages."""
+    via = f" via {gw}" if gw is not None else ""
+    return f"{verb} route to {dst}{via} on {name!r}"

@@ -19,6 +19,8 @@ from typing import Any
 
 from ecs_bridge.adapters.kernel_common import (
     address_error,
+    describe_route,
+    describe_set,
     failure,
     fits_ifname,
     link_error,
@@ -137,7 +139,7 @@ class NetlinkNamespace:
         mac: str | None = None,
         master: str | None = None,
     ) -> None:
-        what = f"set link {name!r} ({up=}, {mtu=}, {mac=}, {master=})"
+        what = describe_set(name, up=up, mtu=mtu, mac=mac, master=master)
         changes = _changes(up, mtu, None if mac is None else normalize_mac(mac, what=what))
         if master is not None:
             changes["master"] = self._index(master)
@@ -181,7 +183,7 @@ class NetlinkNamespace:
         request = self._route(name, dst, gw)
         if gw is None and dst.version == 4:
             request["scope"] = RT_SCOPE_LINK  # on-link, as `ip route add ... dev` makes it
-        what = f"add route to {dst}{f' via {gw}' if gw else ''} on {name!r}"
+        what = describe_route("add", name, dst, gw)
         with _refused(lambda code: route_error(code, what, name, dst)):
             self._nl().route("add", **request)
 
@@ -189,7 +191,7 @@ class NetlinkNamespace:
         request = self._route(name, dst, gw)
         if dst.version == 4:
             request["scope"] = RT_SCOPE_NOWHERE  # any scope: prefix routes are scope link
-        what = f"delete route to {dst}{f' via {gw}' if gw else ''} on {name!r}"
+        what = describe_route("delete", name, dst, gw)
         with _refused(lambda code: route_error(code, what, name, dst)):
             self._nl().route("del", **request)
 
