@@ -9,12 +9,8 @@ first use only.
 
 from __future__ import annotations
 
-import errno
-import functools
 import os
 import socket
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from ecs_bridge.adapters.kernel_common import (
@@ -31,6 +27,8 @@ from ecs_bridge.adapters.netlink_msgs import (
     MAIN_TABLE,
     address_from_msg,
     link_from_msg,
+    pyroute2,
+    refused,
     route_from_msg,
 )
 from ecs_bridge.adapters.netns_entry import THREAD_NETNS, connect_in
@@ -44,37 +42,6 @@ IFA_F_NODAD = 0x02
 RT_SCOPE_LINK = 253
 RT_SCOPE_NOWHERE = 255
 """In a delete request: match a route of any scope (as `ip route del` does)."""
-
-
-@functools.cache
-def _pyroute2() -> tuple[Any, type[Exception]]:
-    """pyroute2's `IPRoute` and `NetlinkError`, imported on first use."""
-    from pyroute2.iproute.linux import IPRoute  # noqa: PLC0415 - costly import, paid on use
-    from pyroute2.netlink.exceptions import NetlinkError  # noqa: PLC0415
-
-    return IPRoute, NetlinkError
-
-
-@contextmanager
-def _refused(convert: Callable[[int], KernelError]) -> Iterator[None]:
-    """Turn a refused request (NetlinkError, OSError) into `convert(errno)`."""
-    try:
-        yield
-    except _pyroute2()[1] as exc:
-        raise convert(int(getattr(exc, "code", errno.EIO))) from None
-    except OSError as exc:
-        raise convert(exc.errno or errno.EIO) from None
-
-
-def _changes(up: bool | None, mtu: int | None, mac: str | None) -> dict[str, object]:
-    changes: dict[str, object] = {}
-    if mac is not None:
-        changes["address"] = mac
-    if mtu is not None:
-        changes["mtu"] = mtu
-    if up is not None:
-        changes["state"] = "up" if up else "down"
-    return changes
 
 
 class NetlinkNamespace:
@@ -98,19 +65,19 @@ class NetlinkNamespace:
         if not fits_ifname(name):
             return None  # no interface can have this name
         try:
-            with _refused(lambda code: link_error(code, f"look up link {name!r}", name)):
+            with refused(lambda code: link_error(code, f"look up link {name!r}", name)):
                 return link_from_msg(self._nl().link("get", ifname=name)[0])
         except LinkNotFound:
             return None
 
     def list_links(self) -> list[Link]:
-        with _refused(lambda code: failure(code, "list links")):
+        with refused(lambda code: failure(code, "list links")):
             return [link_from_msg(msg) for msg in self._nl().link("dump")]
 
     def add_bridge(self, name: str, *, mtu: int, mac: str) -> None:
         what = f"add bridge {name!r}"
         address = normalize_mac(mac, what=what)
-        with _refused(lambda code: link_error(code, what, name)):
+        with refused(lambda code: link_error(code, what, name)):
             self._nl().link("add", ifname=name, kind="bridge", mtu=mtu, address=address)
 
     def add_veth(self, name: str, *, peer_name: str, peer_ns: Namespace, mtu: int) -> None:
@@ -119,7 +86,7 @@ class NetlinkNamespace:
         what = f"add veth {name!r} with peer {peer_name!r} in {peer_ns.path or 'the host'}"
         peer = {"ifname": peer_name, "net_ns_fd": peer_ns.fileno(), "mtu": mtu}
         try:
-            with _refused(lambda code: link_error(code, what, name)):
+            with refused(lambda code: link_error(code, what, name)):
                 self._nl().link("add", ifname=name, kind="veth", mtu=mtu, peer=peer)
         except LinkExists:
             if self.find_link(name) is None:
@@ -127,7 +94,7 @@ class NetlinkNamespace:
             raise
 
     def delete_link(self, name: str) -> None:
-        with _refused(lambda code: link_error(code, f"delete link {name!r}", name)):
+        with refused(lambda code: link_error(code, f"delete link {name!r}", name)):
             self._nl().link("del", ifname=name)
 
     def set_link(
@@ -140,15 +107,21 @@ class NetlinkNamespace:
         master: str | None = None,
     ) -> None:
         what = describe_set(name, up=up, mtu=mtu, mac=mac, master=master)
-        changes = _changes(up, mtu, None if mac is None else normalize_mac(mac, what=what))
+        changes: dict[str, object] = {}
+        if mac is not None:
+            changes["address"] = normalize_mac(mac, what=what)
+        if mtu is not None:
+            changes["mtu"] = mtu
+        if up is not None:
+            changes["state"] = "up" if up else "down"
         if master is not None:
             changes["master"] = self._index(master)
-        with _refused(lambda code: link_error(code, what, name)):
+        with refused(lambda code: link_error(code, what, name)):
             self._nl().link("set", ifname=name, **changes)
 
     def list_addresses(self, name: str) -> list[KernelAddress]:
         index = self._index(name)
-        with _refused(lambda code: failure(code, f"list addresses of {name!r}")):
+        with refused(lambda code: failure(code, f"list addresses of {name!r}")):
             return [address_from_msg(msg) for msg in self._nl().get_addr(index=index)]
 
     def add_address(self, name: str, address: IPInterface, *, nodad: bool = False) -> None:
@@ -160,20 +133,20 @@ class NetlinkNamespace:
         }
         if nodad and address.version == 6:
             request["flags"] = IFA_F_NODAD
-        with _refused(lambda code: address_error(code, what, name, address)):
+        with refused(lambda code: address_error(code, what, name, address)):
             self._nl().addr("add", **request)
 
     def delete_address(self, name: str, address: IPInterface) -> None:
         what = f"delete address {address.with_prefixlen} from {name!r}"
         index = self._index(name)
-        with _refused(lambda code: address_error(code, what, name, address)):
+        with refused(lambda code: address_error(code, what, name, address)):
             self._nl().addr("del", index=index, address=str(address.ip),
                             prefixlen=address.network.prefixlen)
 
     def list_routes(self, name: str) -> list[KernelRoute]:
         index = self._index(name)
         routes: list[KernelRoute] = []
-        with _refused(lambda code: failure(code, f"list routes of {name!r}")):
+        with refused(lambda code: failure(code, f"list routes of {name!r}")):
             for family in (socket.AF_INET, socket.AF_INET6):
                 msgs = self._nl().get_routes(family=family, table=MAIN_TABLE, oif=index)
                 routes += [r for r in (route_from_msg(m, index) for m in msgs) if r is not None]
@@ -184,7 +157,7 @@ class NetlinkNamespace:
         if gw is None and dst.version == 4:
             request["scope"] = RT_SCOPE_LINK  # on-link, as `ip route add ... dev` makes it
         what = describe_route("add", name, dst, gw)
-        with _refused(lambda code: route_error(code, what, name, dst)):
+        with refused(lambda code: route_error(code, what, name, dst)):
             self._nl().route("add", **request)
 
     def delete_route(self, name: str, dst: IPNetwork, *, gw: IPAddress | None = None) -> None:
@@ -192,7 +165,7 @@ class NetlinkNamespace:
         if dst.version == 4:
             request["scope"] = RT_SCOPE_NOWHERE  # any scope: prefix routes are scope link
         what = describe_route("delete", name, dst, gw)
-        with _refused(lambda code: route_error(code, what, name, dst)):
+        with refused(lambda code: route_error(code, what, name, dst)):
             self._nl().route("del", **request)
 
     def close(self) -> None:
@@ -214,7 +187,7 @@ class NetlinkNamespace:
         """The index of interface `name`; `LinkNotFound` if there is none."""
         if not fits_ifname(name):
             raise LinkNotFound(name)
-        with _refused(lambda code: link_error(code, f"look up link {name!r}", name)):
+        with refused(lambda code: link_error(code, f"look up link {name!r}", name)):
             return int(self._nl().link("get", ifname=name)[0]["index"])
 
     def _nl(self) -> Any:
@@ -241,7 +214,7 @@ class NetlinkKernel:
         return self._handle(path, ns_fd, sock.detach())
 
     def _handle(self, path: str, ns_fd: int, sock_fd: int | None) -> NetlinkNamespace:
-        iproute = _pyroute2()[0]
+        iproute = pyroute2()[0]
         try:
             ipr = iproute() if sock_fd is None else iproute(fileno=sock_fd)
         except BaseException:

@@ -1,24 +1,57 @@
-"""pyroute2's netlink messages read into the kernel port's values.
+"""pyroute2 at arm's length: its import (on first use), its errors, its messages.
 
-pyroute2 is untyped; every value read from a message is converted here, so
-nothing typed `Any` leaves this module.
+pyroute2 is untyped; every value read from a message is converted here into the
+kernel port's values, so nothing typed `Any` leaves this module except the
+`IPRoute` class itself.
 """
 
 from __future__ import annotations
 
+import errno
+import functools
 import ipaddress
 import socket
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
+from ecs_bridge.domain.errors import KernelError
 from ecs_bridge.domain.ports import KernelAddress, KernelRoute, Link
 from ecs_bridge.domain.types import IPAddress, IPNetwork
 
-__all__ = ["MAIN_TABLE", "address_from_msg", "link_from_msg", "route_from_msg"]
+__all__ = [
+    "MAIN_TABLE",
+    "address_from_msg",
+    "link_from_msg",
+    "pyroute2",
+    "refused",
+    "route_from_msg",
+]
 
 IFF_UP = 0x1
 MAIN_TABLE = 254
 RTN_UNICAST = 1
 _MULTICAST6 = ipaddress.IPv6Network("ff00::/8")
+
+
+@functools.cache
+def pyroute2() -> tuple[Any, type[Exception]]:
+    """pyroute2's `IPRoute` and `NetlinkError`, imported on first use."""
+    from pyroute2.iproute.linux import IPRoute  # noqa: PLC0415 - costly import, paid on use
+    from pyroute2.netlink.exceptions import NetlinkError  # noqa: PLC0415
+
+    return IPRoute, NetlinkError
+
+
+@contextmanager
+def refused(convert: Callable[[int], KernelError]) -> Iterator[None]:
+    """Turn a refused request (NetlinkError, OSError) into `convert(errno)`."""
+    try:
+        yield
+    except pyroute2()[1] as exc:
+        raise convert(int(getattr(exc, "code", errno.EIO))) from None
+    except OSError as exc:
+        raise convert(exc.errno or errno.EIO) from None
 
 
 def link_from_msg(msg: Any) -> Link:
