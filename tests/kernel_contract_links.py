@@ -247,6 +247,17 @@ class TestBridgesAndMasters:
         kernel_env.host.set_link("veth0", master="br0")
         assert _mtu(kernel_env, "br0") == 9000
 
+    def test_a_bridge_created_with_a_mac_keeps_it_as_ports_come_and_go(
+        self, kernel_env: KernelEnv
+    ) -> None:
+        kernel_env.host.add_bridge("br0", mtu=1500, mac="0e:ff:ff:ff:ff:01")
+        _veth(kernel_env)
+        kernel_env.host.set_link("veth0", mac="02:00:00:00:00:01")  # lower than the bridge's
+        kernel_env.host.set_link("veth0", master="br0", up=True)
+        assert link_of(kernel_env.host, "br0").mac == "0e:ff:ff:ff:ff:01"
+        kernel_env.host.delete_link("veth0")
+        assert link_of(kernel_env.host, "br0").mac == "0e:ff:ff:ff:ff:01"
+
     def test_deleting_a_bridge_releases_its_ports(self, kernel_env: KernelEnv) -> None:
         kernel_env.host.add_bridge("br0", mtu=1500, mac=MAC)
         _veth(kernel_env)

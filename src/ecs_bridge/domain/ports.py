@@ -55,7 +55,9 @@ class Link:
 class KernelAddress:
     address: IPInterface
     scope: int
-    """SCOPE_UNIVERSE (global), SCOPE_LINK (fe80::/10, 169.254/16 set so) or SCOPE_HOST."""
+    """SCOPE_UNIVERSE (global), SCOPE_LINK or SCOPE_HOST. IPv6 scope follows the address
+    (fe80::/10 is SCOPE_LINK); IPv4 addresses added through this port are SCOPE_UNIVERSE,
+    169.254/16 included."""
 
 
 @frozen
@@ -65,6 +67,8 @@ class KernelRoute:
     dst: IPNetwork
     gw: IPAddress | None
     scope: int
+    """IPv4 routes without a gateway (prefix routes, on-link routes) are SCOPE_LINK, IPv4
+    routes via a gateway SCOPE_UNIVERSE; IPv6 routes are always SCOPE_UNIVERSE."""
 
 
 class Namespace(Protocol):
@@ -72,7 +76,9 @@ class Namespace(Protocol):
 
     Errors: `LinkNotFound` for a missing interface, `LinkExists`, `AddressExists`
     and `RouteExists` for EEXIST, `KernelError` for anything else, always naming
-    the operation and the object.
+    the operation and the object (`cannot <op> <object>: <strerror> (errno N)`).
+    The kernel contract tests (tests/kernel_contract*.py) pin down every rule below
+    for both the netlink adapter and the fake kernel.
     """
 
     @property
@@ -81,19 +87,28 @@ class Namespace(Protocol):
         ...
 
     def find_link(self, name: str) -> Link | None:
-        """The interface named `name`, or None when there is none."""
+        """The interface named `name`, or None when there is none (or the name is
+        longer than 15 bytes)."""
         ...
 
     def list_links(self) -> list[Link]: ...
 
     def add_bridge(self, name: str, *, mtu: int, mac: str) -> None:
-        """Create a bridge, down. `LinkExists` if the name is taken."""
+        """Create a bridge, down. `LinkExists` if the name is taken; `KernelError` for
+        a name over 15 bytes or with `/`, `:` or blanks, an MTU outside 68-65535, a
+        multicast, all-zero or malformed MAC.
+
+        Its MTU follows its smallest port (1500 with none) until set by `set_link`;
+        its MAC, given here, no longer follows its ports.
+        """
         ...
 
     def add_veth(self, name: str, *, peer_name: str, peer_ns: Namespace, mtu: int) -> None:
-        """Create a veth pair, both ends down: `name` here, `peer_name` in `peer_ns`.
+        """Create a veth pair, both ends down, both with `mtu`: `name` here,
+        `peer_name` in `peer_ns` (a handle of the same kernel adapter).
 
-        `LinkExists` if either name is taken in its namespace.
+        `LinkExists` naming whichever name is taken in its namespace; then nothing
+        is created.
         """
         ...
 
@@ -110,31 +125,63 @@ class Namespace(Protocol):
         mac: str | None = None,
         master: str | None = None,
     ) -> None:
-        """Change what is given; `master` names a bridge in this namespace."""
+        """Change what is given; `master` names a bridge in this namespace.
+
+        `LinkNotFound` for `name`, or for `master` when that is missing; `KernelError`
+        when `master` is not a bridge (or is the link itself), for an MTU outside
+        68-65535, a multicast, all-zero or malformed MAC. Taking a link down drops all
+        its routes and its IPv6 addresses (IPv4 addresses stay); bringing it up again
+        restores only the prefix routes of its addresses. Once up with carrier (a
+        veth whose peer is up), a link gets its IPv6 link-local address and
+        fe80::/64, asynchronously on Linux.
+        """
         ...
 
-    def list_addresses(self, name: str) -> list[KernelAddress]: ...
+    def list_addresses(self, name: str) -> list[KernelAddress]:
+        """Both families, link-local ones included."""
+        ...
 
     def add_address(self, name: str, address: IPInterface, *, nodad: bool = False) -> None:
         """Add an address; like the kernel, this also adds its prefix route.
 
-        `nodad` skips IPv6 duplicate address detection (the address is usable at once).
+        The prefix route is added only while the link is up (else when it comes up):
+        IPv4 none for a /32, IPv6 one even for a /128. `AddressExists` for the same
+        IPv4 address and prefix, or the same IPv6 address with any prefix.
+        `nodad` skips IPv6 duplicate address detection (the address is usable at once);
+        without it the address is tentative until DAD completes, which needs carrier
+        (about a second after it on Linux).
         """
         ...
 
-    def delete_address(self, name: str, address: IPInterface) -> None: ...
+    def delete_address(self, name: str, address: IPInterface) -> None:
+        """Delete exactly this address and prefix (`KernelError` if absent), with its
+        prefix route unless another address shares it. Deleting a link's last IPv4
+        address also deletes all its IPv4 routes."""
+        ...
 
     def list_routes(self, name: str) -> list[KernelRoute]:
-        """Main-table routes of both families whose output interface is `name`."""
+        """Main-table unicast routes of both families whose output interface is `name`;
+        an IPv6 static route duplicating a prefix route is listed twice."""
         ...
 
     def add_route(self, name: str, dst: IPNetwork, *, gw: IPAddress | None = None) -> None:
-        """Add a main-table route out of `name`, via `gw` if given, else on-link."""
+        """Add a main-table route out of `name`, via `gw` if given, else on-link.
+
+        `RouteExists` if the destination is already routed (out of any link, via any
+        gateway; an IPv6 prefix route does not count). `KernelError` when the link is
+        down, or when no on-link route of this link covers `gw` (an IPv6 link-local
+        `gw` needs none): "Network is unreachable" (IPv4), "No route to host" (IPv6).
+        """
         ...
 
-    def delete_route(self, name: str, dst: IPNetwork, *, gw: IPAddress | None = None) -> None: ...
+    def delete_route(self, name: str, dst: IPNetwork, *, gw: IPAddress | None = None) -> None:
+        """Delete the route to `dst` out of `name` (via `gw` if given, else whatever its
+        gateway; the prefix route first). `KernelError` if there is none."""
+        ...
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Release the handle; later calls raise `KernelError`; closing twice is fine."""
+        ...
 
 
 class Kernel(Protocol):
@@ -143,7 +190,11 @@ class Kernel(Protocol):
         ...
 
     def open(self, path: str) -> Namespace:
-        """The namespace at `path`; `NamespaceNotFound` if it is missing or not a netns."""
+        """The namespace at `path`; `NamespaceNotFound` if it is missing or not a netns.
+
+        An open handle keeps its namespace alive: after `ip netns del`, its links (and
+        so the host ends of their veth pairs) go only once the handle is closed.
+        """
         ...
 
 
