@@ -36,6 +36,7 @@ ROUTE = {"dst": "169.254.170.2/32"}
 HOST_LOCAL = Path("/usr/lib/cni/host-local")
 ECS_IPAM = Path(sys.executable).parent / "ecs-ipam"
 RESULTS = Path(__file__).parent / "results"
+__all__ = ["main"]
 EDGE = 50
 
 
@@ -62,7 +63,8 @@ def in_process(adds: int, tmp: Path) -> dict[str, Any]:
     return {"adds": adds, **_summary(latencies)}
 
 
-def _exec_adds(exe: Path, config: dict[str, Any], env: dict[str, str], adds: int) -> list[float]:
+def _exec_adds(exe: Path, config: dict[str, Any], env: dict[str, str], *,
+               adds: int) -> list[float]:
     stdin = json.dumps(config).encode()
     latencies = []
     for i in range(adds):
@@ -82,7 +84,7 @@ def exec_compare(adds: int, tmp: Path) -> dict[str, Any]:
         "cniVersion": "0.3.0", "name": "bench", "type": "ecs-bridge",
         "ipam": {"type": "ecs-ipam", "ipv4-subnet": SUBNET, "ipv4-routes": [ROUTE]},
     }, {**base, "IPAM_DB_PATH": str(tmp / "exec" / "ipam.db"),
-        "ECS_CNI_LOG_FILE": str(tmp / "ipam.log")}, adds)
+        "ECS_CNI_LOG_FILE": str(tmp / "ipam.log")}, adds=adds)
     out: dict[str, Any] = {"adds": adds, "ecs-ipam": _summary(ours)}
     if not HOST_LOCAL.exists():
         out["host-local"] = "not installed (make deps)"
@@ -91,7 +93,7 @@ def exec_compare(adds: int, tmp: Path) -> dict[str, Any]:
         "cniVersion": "0.3.0", "name": "bench", "type": "bridge",
         "ipam": {"type": "host-local", "subnet": SUBNET, "routes": [ROUTE],
                  "dataDir": str(tmp / "host-local")},
-    }, base, adds)
+    }, base, adds=adds)
     out["host-local"] = _summary(theirs)
     out["ecs-ipam_over_host-local"] = {
         "all_median": round(statistics.median(ours) / statistics.median(theirs), 2),

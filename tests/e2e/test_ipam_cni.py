@@ -82,6 +82,15 @@ def test_the_ecs_agents_own_del_releases_by_id_without_container_or_netns(
     assert agent_del(tmp_path, config).returncode == 0  # again: nothing to release, success
 
 
+def test_del_before_any_add_succeeds_without_creating_the_database(tmp_path: Path) -> None:
+    run = agent_del(tmp_path, agent_config())
+    assert (run.returncode, run.stdout) == (0, b"")
+    assert not (tmp_path / "data").exists()
+    config = agent_config()
+    del config["ipam"]["id"]
+    assert error_of(agent_del(tmp_path, config))["code"] == 7  # still checked
+
+
 def test_a_retried_add_returns_the_same_address_and_a_new_id_gets_the_next(
     tmp_path: Path,
 ) -> None:

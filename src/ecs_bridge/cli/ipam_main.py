@@ -25,6 +25,7 @@ from typing import Any, NoReturn
 
 from attrs import frozen
 
+from ecs_bridge.adapters.memory_store import MemoryStore
 from ecs_bridge.adapters.sqlite_store import DEFAULT_PATH, SqliteStore
 from ecs_bridge.cli.cni import Plugin, Request, run
 from ecs_bridge.domain import ipam, resultcodec
@@ -83,6 +84,10 @@ def handle(request: Request) -> dict[str, Any] | None:
                      container_id=request.env.container_id, ifname=request.env.ifname,
                      network=str(request.config.get("name") or ""))
     request.log.bind(ipamID=who.owner)
+    if command == "DEL" and not os.path.lexists(settings.path):
+        # No database holds nothing: release against an empty store, create no file.
+        ipam.release(MemoryStore(), config, who, log=request.log)
+        return None
     with _open_store(settings) as store:
         if command == "ADD":
             result = ipam.allocate(store, config, who, now=time.time(), log=request.log)
