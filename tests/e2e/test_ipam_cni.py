@@ -201,3 +201,25 @@ def test_an_unwritable_log_location_does_not_fail_the_operation(tmp_path: Path) 
     run = exec_plugin(ECS_IPAM, stdin=agent_config(), env=cni_env(
         tmp_path, "ADD", ECS_CNI_LOG_FILE=str(tmp_path / "missing-dir" / "x.log")))
     assert run.returncode == 0
+
+
+def test_status_is_silent_success_when_the_database_is_usable(tmp_path: Path) -> None:
+    run = run_ipam(tmp_path, "STATUS", agent_config("1.1.0"))
+    assert (run.returncode, run.stdout) == (0, b"")
+
+
+def test_status_is_error_50_when_the_database_is_not_ecs_ipams(tmp_path: Path) -> None:
+    db = tmp_path / "data" / "eni-ipam.db"
+    db.parent.mkdir()
+    db.write_bytes(b"not a database" * 10)
+    err = error_of(run_ipam(tmp_path, "STATUS", agent_config("1.1.0")))
+    assert err["code"] == 50
+    assert str(db) in err["msg"]
+
+
+def test_gc_succeeds_and_keeps_every_allocation_for_now(tmp_path: Path) -> None:
+    assert run_ipam(tmp_path, "ADD", agent_config("1.1.0")).returncode == 0
+    gc = run_ipam(tmp_path, "GC", {**agent_config("1.1.0"), "cni.dev/valid-attachments": []})
+    assert (gc.returncode, gc.stdout) == (0, b"")
+    db = tmp_path / "data" / "eni-ipam.db"
+    assert db_rows(db, "SELECT count(*) FROM allocations WHERE gateway = 0") == [(1,)]

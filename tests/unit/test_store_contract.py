@@ -7,9 +7,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from ecs_bridge.domain.allocation import AllocationStore
+from ecs_bridge.domain.allocation import Allocation, AllocationStore
 from ecs_bridge.domain.errors import ADDRESS_CONFLICT, CniError
+from ecs_bridge.domain.types import IPAddress
 from tests.unit.ipam_support import STORE_KINDS, alloc, ip, net, open_store
 
 
@@ -147,3 +150,30 @@ def test_a_transaction_that_raises_leaves_nothing_behind(store: AllocationStore)
         assert tx.holder(ip("10.0.0.3")) is None
         assert tx.holder(ip("10.0.0.2")) is not None
         assert tx.cursor(net("10.0.0.0/24")) is None
+
+
+class _Rollback(Exception):
+    """Raised to end a transaction without keeping its writes."""
+
+
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(held=st.sets(st.integers(0, 40), max_size=30), bounds=st.tuples(
+    st.integers(0, 45), st.integers(0, 45)), version=st.sampled_from([4, 6]))
+def test_lowest_free_agrees_with_a_brute_force_oracle(
+    store: AllocationStore, held: set[int], bounds: tuple[int, int], version: int
+) -> None:
+    base, subnet = (ip("10.0.0.200"), "10.0.0.0/16") if version == 4 else (
+        ip("fd00::fff0"), "fd00::/64")
+    low, high = sorted(bounds)
+    expected = next((base + o for o in range(low, high + 1) if o not in held), None)
+    found: list[IPAddress | None] = []
+    try:
+        with store.transaction() as tx:  # rolled back: each example starts empty
+            for offset in held:
+                tx.insert(Allocation(address=base + offset, subnet=net(subnet), owner="o"))
+            found.append(tx.lowest_free(base + low, base + high))
+            raise _Rollback
+    except _Rollback:
+        pass
+    assert found == [expected]
