@@ -72,7 +72,8 @@ def open_database(path: str, *, timeout: float) -> sqlite3.Connection:
 
 def storage_error(exc: sqlite3.Error, path: str, timeout: float) -> CniError:
     """Code 11 for a lock held past `timeout`, code 5 for anything else."""
-    if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_BUSY or "locked" in str(exc):
+    primary = getattr(exc, "sqlite_errorcode", 0) & 0xFF  # extended codes: BUSY_RECOVERY, ...
+    if primary in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) or "locked" in str(exc):
         return CniError(TRY_AGAIN, f"IPAM database {path!r} is locked by another process",
                         f"gave up after {timeout:g}s (IPAM_DB_CONNECTION_TIMEOUT): {exc}")
     return CniError(IO_FAILURE, f"IPAM database {path!r}: {exc}", type(exc).__name__)

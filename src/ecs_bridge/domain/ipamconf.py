@@ -29,7 +29,8 @@ class FamilyConfig:
     subnet: IPNetwork
     gateway: IPAddress
     address: IPAddress | None = None
-    """The exact address asked for (`ipv4-address` / `ipv6-address`), if any."""
+    """The exact address asked for (`ipv4-address` / `ipv6-address`), if any. Its prefix
+    length is not checked: the result carries the subnet's."""
     routes: tuple[Route, ...] = ()
 
     @property
