@@ -56,11 +56,11 @@ def test_a_failed_add_leaves_no_trace(
         fake_ipam(cni_bin, "no-gateway-ipam", add_output=NO_GATEWAY)
         config = bridge_config(ipam={"type": "no-gateway-ipam"})
     elif case == "ifname-exists-in-container":
-        container_ns.ip("link", "add", "eth0", "type", "dummy")
+        container_ns.ip("link", "add", "eth0", "type", "veth", "peer", "name", "eth0peer")
     elif case == "netns-missing":
         env["CNI_NETNS"] = "/run/netns/ecsbt-does-not-exist"
     elif case == "bridge-name-taken-by-non-bridge":
-        host_ns.ip("link", "add", "ecs-br0", "type", "dummy")
+        host_ns.ip("link", "add", "ecs-br0", "type", "veth", "peer", "name", "ecs-br0peer")
     db = Path(env["IPAM_DB_PATH"])
     before = (host_ns.snapshot(), container_ns.snapshot(), allocations(db))
 

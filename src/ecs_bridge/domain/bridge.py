@@ -59,21 +59,29 @@ def add(
                 INVALID_ENV,
                 f"CNI_IFNAME {where.ifname!r} already exists in CNI_NETNS {where.netns!r}",
             )
-        # 1. The bridge, created if absent, up.
+        # 1. The bridge, created if absent (brought up once the checks below pass).
         bridge = ensure_bridge(host, config, undo=bridge_undo, random_bytes=random_bytes)
-        # 2-3. The veth pair, host end on the bridge.
-        host_veth = setup_veth(host, container, config, where, undo=undo,
-                               random_bytes=random_bytes)
-        # 4. Addresses from the IPAM plugin; released again if a later step fails.
+        # 4. Addresses from the IPAM plugin, released again if a later step fails.
+        # Asked before the veth exists (the original asks after): a bad result or a
+        # bridge carrying another address then fails before a port ever touches the
+        # bridge, which changes a foreign bridge in ways no undo restores (its MAC).
         result = ipam.add()
         undo.callback(_release, ipam, log)
         plan.validate_ipam_result(result, config.ipam_type)
-        # 5. The container side: MAC, addresses, routes, no prefix routes.
         routes = plan.container_routes(result)
+        wanted = [plan.bridge_address(ip) for ip in result.ips]
+        check_bridge_addresses(host, config.bridge, wanted)
+        if not bridge.up:
+            host.set_link(config.bridge, up=True)
+            bridge_undo.callback(_down_bridge_if_unused, host, config.bridge)
+        # 2-3. The veth pair, host end on the bridge.
+        host_veth = setup_veth(host, container, config, where, undo=undo,
+                               random_bytes=random_bytes)
+        # 5. The container side: MAC, addresses, routes, no prefix routes.
         container_mac = configure_container(container, where.ifname, result.ips, routes)
         # 6. The gateway addresses on the bridge.
-        for ip in result.ips:
-            ensure_bridge_address(host, config.bridge, plan.bridge_address(ip), undo=bridge_undo)
+        for address in wanted:
+            ensure_bridge_address(host, config.bridge, address, undo=bridge_undo)
         bridge = host.find_link(config.bridge) or bridge
         undo.pop_all()  # success: keep everything
         bridge_undo.pop_all()
@@ -97,7 +105,7 @@ def ensure_bridge(
     host: Namespace, config: BridgeConfig, *, undo: ExitStack,
     random_bytes: Callable[[int], bytes],
 ) -> Link:
-    """The bridge named in the config, up. Another ADD creating it at the same time is fine."""
+    """The bridge named in the config. Another ADD creating it at the same time is fine."""
     link = host.find_link(config.bridge)
     if link is None:
         try:
@@ -113,9 +121,6 @@ def ensure_bridge(
         raise CniError(
             BRIDGE_CONFLICT, f"{config.bridge!r} already exists but is not a bridge (a {kind})"
         )
-    if not link.up:
-        host.set_link(config.bridge, up=True)
-        undo.callback(_down_bridge_if_unused, host, config.bridge)
     return link
 
 
@@ -160,27 +165,40 @@ def configure_container(
             container.add_route(ifname, route.dst, gw=route.gw)
         except RouteExists:
             pass
+    # The kernel's prefix routes of these addresses go: the container reaches only
+    # what it was given routes for. (The IPv6 link-local route fe80::/64, which the
+    # kernel adds whenever carrier comes up, is left alone, so the outcome does
+    # not depend on that race.)
+    prefixes = {ip.address.network for ip in ips}
     for present in container.list_routes(ifname):
-        if present.gw is None:
+        if present.gw is None and present.dst in prefixes:
             container.delete_route(ifname, present.dst)
     link = container.find_link(ifname)
     return link.mac if link is not None else (mac or "")
+
+
+def check_bridge_addresses(host: Namespace, bridge: str, wanted: list[IPInterface]) -> None:
+    """Refuse before changing anything if the bridge has another address of a family."""
+    present = host.list_addresses(bridge)
+    for want in wanted:
+        if any(a.address == want for a in present):
+            continue
+        other = plan.conflicting_address(want, present)
+        if other is not None:
+            raise CniError(
+                BRIDGE_CONFLICT,
+                f"bridge {bridge!r} already has IPv{want.version} address "
+                f"{other.with_prefixlen}, different from the gateway {want.with_prefixlen}",
+            )
 
 
 def ensure_bridge_address(
     host: Namespace, bridge: str, want: IPInterface, *, undo: ExitStack
 ) -> None:
     """`gateway/prefix` on the bridge: present is fine, absent is added, another is an error."""
-    present = host.list_addresses(bridge)
-    if any(a.address == want for a in present):
+    check_bridge_addresses(host, bridge, [want])  # again: a concurrent ADD may have won
+    if any(a.address == want for a in host.list_addresses(bridge)):
         return
-    other = plan.conflicting_address(want, present)
-    if other is not None:
-        raise CniError(
-            BRIDGE_CONFLICT,
-            f"bridge {bridge!r} already has IPv{want.version} address {other.with_prefixlen}, "
-            f"different from the gateway {want.with_prefixlen}",
-        )
     try:
         host.add_address(bridge, want, nodad=want.version == 6)
     except AddressExists:
