@@ -6,7 +6,7 @@ import os
 from typing import Any, NoReturn
 
 from ecs_bridge.cli.cni import Plugin, Request, run
-from ecs_bridge.domain import bridge, resultcodec
+from ecs_bridge.domain import bridge, check, resultcodec
 from ecs_bridge.domain.errors import INVALID_ENV, CniError
 from ecs_bridge.domain.netconf import parse_bridge_config
 from ecs_bridge.domain.ports import IpamDelegate, Kernel
@@ -43,6 +43,13 @@ def handle(request: Request) -> dict[str, Any] | None:
     if env.command == "DEL":
         delegate = _ipam(request, config.ipam_type) if config.ipam_type else None
         bridge.delete(config, where, kernel=_kernel(), ipam=delegate, log=request.log)
+        return None
+    if env.command == "CHECK":
+        prev = request.config.get("prevResult")
+        previous = None if prev is None else resultcodec.decode(prev, request.version,
+                                                                 where="prevResult")
+        check.check(config, where, previous, kernel=_kernel(),
+                    ipam=_ipam(request, config.ipam_type))
         return None
     raise CniError(INVALID_ENV, f"CNI_COMMAND {env.command} is not supported by ecs-bridge yet")
 
