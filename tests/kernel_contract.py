@@ -30,7 +30,7 @@ class Observer(Protocol):
     def link_names(self, ns: Namespace) -> set[str]: ...
 
     def link_facts(self, ns: Namespace, name: str) -> dict[str, Any]:
-        """`kind`, `mtu`, `mac`, `up` and `master` (a name or None) of one link."""
+        """`kind`, `mtu`, `mac`, `up`, `master` (a name or None) and `alias` of one link."""
         ...
 
     def address_flags(self, ns: Namespace, link: str, address: IPInterface) -> set[str] | None:

@@ -114,7 +114,8 @@ class TestLinks:
             "bridge", 9001, MAC, False, None)
         assert link in kernel_env.host.list_links()
         facts = kernel_env.observer.link_facts(kernel_env.host, "br0")
-        assert facts == {"kind": "bridge", "mtu": 9001, "mac": MAC, "up": False, "master": None}
+        assert facts == {"kind": "bridge", "mtu": 9001, "mac": MAC, "up": False, "master": None,
+                         "alias": ""}
 
     def test_creating_a_link_under_a_taken_name_raises_link_exists(
         self, kernel_env: KernelEnv
@@ -179,6 +180,16 @@ class TestLinks:
         assert link_of(kernel_env.container, "eth0").mac == "0a:58:a9:fe:ac:05"
         assert kernel_env.observer.link_facts(kernel_env.container, "eth0")["mac"] == (
             "0a:58:a9:fe:ac:05")
+
+    def test_an_alias_is_set_read_back_and_cleared(self, kernel_env: KernelEnv) -> None:
+        _veth(kernel_env)
+        kernel_env.host.set_link("veth0", alias="cni:ctr-1/eth0")
+        assert link_of(kernel_env.host, "veth0").alias == "cni:ctr-1/eth0"
+        assert kernel_env.observer.link_facts(kernel_env.host, "veth0")["alias"] == (
+            "cni:ctr-1/eth0")
+        assert link_of(kernel_env.container, "eth0").alias == ""
+        kernel_env.host.set_link("veth0", alias="")
+        assert link_of(kernel_env.host, "veth0").alias == ""
 
     @pytest.mark.parametrize("mac", ["01:00:5e:00:00:01", "00:00:00:00:00:00"])
     def test_a_multicast_or_all_zero_mac_is_refused(self, kernel_env: KernelEnv, mac: str) -> None:

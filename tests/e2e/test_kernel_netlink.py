@@ -61,7 +61,7 @@ class IpObserver:
         (link,) = self.by_path[ns.path].ip_json("-d", "link", "show", "dev", name)
         return {"kind": link.get("linkinfo", {}).get("info_kind", ""), "mtu": link["mtu"],
                 "mac": link["address"], "up": "UP" in link["flags"],
-                "master": link.get("master")}
+                "master": link.get("master"), "alias": link.get("ifalias", "")}
 
     def address_flags(self, ns: Namespace, link: str, address: IPInterface) -> set[str] | None:
         for info in self._addresses(ns, link):

@@ -47,7 +47,7 @@ class FakeObserver:
     def link_facts(self, ns: Namespace, name: str) -> dict[str, Any]:
         link = _state(ns).links[name]
         return {"kind": link.kind, "mtu": link.mtu, "mac": link.mac, "up": link.up,
-                "master": link.master.name if link.master else None}
+                "master": link.master.name if link.master else None, "alias": link.alias}
 
     def address_flags(self, ns: Namespace, link: str, address: IPInterface) -> set[str] | None:
         for present in _state(ns).links[link].addresses:

@@ -188,13 +188,16 @@ class FakeNamespace:
         mtu: int | None = None,
         mac: str | None = None,
         master: str | None = None,
+        alias: str | None = None,
     ) -> None:
-        what = describe_set(name, up=up, mtu=mtu, mac=mac, master=master)
+        what = describe_set(name, up=up, mtu=mtu, mac=mac, master=master, alias=alias)
         address = None if mac is None else normalize_mac(mac, what=what)
         bridge = None if master is None else self._link(master)
         with _refused(lambda code: link_error(code, what, name)):
             link = self.state.link(name)
             links.set_link(link, mtu=mtu, mac=address, master=bridge)
+            if alias is not None:
+                link.alias = alias
             if up is not None:
                 routing.set_up(link, up)
         self.kernel.settle()

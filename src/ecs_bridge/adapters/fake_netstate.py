@@ -81,6 +81,7 @@ class FakeLink:
     master: FakeLink | None = None
     peer: FakeLink | None = None
     addresses: list[FakeAddress] = Factory(list)
+    alias: str = ""
     mtu_pinned: bool = False
     """A bridge whose MTU was set by hand no longer follows its ports' MTU."""
     linklocal_done: bool = False
@@ -107,7 +108,7 @@ class FakeLink:
         return Link(
             name=self.name, index=self.index, kind=self.kind, mtu=self.mtu, mac=self.mac,
             up=self.up, master=self.master.index if self.master else None,
-            peer_index=self.peer.index if self.peer else None,
+            peer_index=self.peer.index if self.peer else None, alias=self.alias,
         )
 
 

@@ -84,9 +84,9 @@ def normalize_mac(mac: str, *, what: str) -> str:
 
 
 def describe_set(name: str, *, up: bool | None, mtu: int | None, mac: str | None,
-                 master: str | None) -> str:
+                 master: str | None, alias: str | None = None) -> str:
     """`set up True, mtu 1500 on link 'eth0'`: the changes asked for, for messages."""
-    asked = (("up", up), ("mtu", mtu), ("mac", mac), ("master", master))
+    asked = (("up", up), ("mtu", mtu), ("mac", mac), ("master", master), ("alias", alias))
     changes = ", ".join(f"{key} {value}" for key, value in asked if value is not None)
     return f"set {changes or 'nothing'} on link {name!r}"
 

@@ -105,8 +105,9 @@ class NetlinkNamespace:
         mtu: int | None = None,
         mac: str | None = None,
         master: str | None = None,
+        alias: str | None = None,
     ) -> None:
-        what = describe_set(name, up=up, mtu=mtu, mac=mac, master=master)
+        what = describe_set(name, up=up, mtu=mtu, mac=mac, master=master, alias=alias)
         changes: dict[str, object] = {}
         if mac is not None:
             changes["address"] = normalize_mac(mac, what=what)
@@ -116,6 +117,8 @@ class NetlinkNamespace:
             changes["state"] = "up" if up else "down"
         if master is not None:
             changes["master"] = self._index(master)
+        if alias is not None:
+            changes["ifalias"] = alias
         with refused(lambda code: link_error(code, what, name)):
             self._nl().link("set", ifname=name, **changes)
 

@@ -69,6 +69,7 @@ def link_from_msg(msg: Any) -> Link:
         up=bool(int(msg["flags"]) & IFF_UP),
         master=int(master) if master else None,
         peer_index=int(peer) if peer else None,
+        alias=str(msg.get_attr("IFLA_IFALIAS") or ""),
     )
 
 

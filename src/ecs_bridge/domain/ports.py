@@ -49,6 +49,8 @@ class Link:
     """Index of the bridge this link is enslaved to, in the same namespace."""
     peer_index: int | None = None
     """For a veth: the index of its peer, in the peer's namespace."""
+    alias: str = ""
+    """The interface alias (IFLA_IFALIAS); ecs-bridge marks host veths with it."""
 
 
 @frozen
@@ -124,6 +126,7 @@ class Namespace(Protocol):
         mtu: int | None = None,
         mac: str | None = None,
         master: str | None = None,
+        alias: str | None = None,
     ) -> None:
         """Change what is given; `master` names a bridge in this namespace.
 
