@@ -56,6 +56,17 @@ def test_held_by_lists_only_that_owner_ipv4_first_in_address_order(
         assert [str(a.address) for a in tx.held_by("b")] == ["10.0.0.4"]
 
 
+def test_every_allocation_lists_all_owners_and_gateways_ipv4_first(
+    store: AllocationStore,
+) -> None:
+    with store.transaction() as tx:
+        for address, owner in [("fd00::9", "a"), ("10.0.0.9", "b"), ("10.0.0.1", "")]:
+            tx.insert(alloc(address, "fd00::/64" if ":" in address else "10.0.0.0/24", owner))
+    with store.transaction() as tx:
+        assert [(str(a.address), a.owner) for a in tx.every_allocation()] == [
+            ("10.0.0.1", ""), ("10.0.0.9", "b"), ("fd00::9", "a")]
+
+
 def test_lowest_free_skips_a_run_of_held_addresses(store: AllocationStore) -> None:
     with store.transaction() as tx:
         for last_octet in (1, 2, 3, 5):

@@ -42,6 +42,10 @@ class MemoryTransaction:
         found = [a for a in self._s.by_address.values() if a.owner == owner]
         return sorted(found, key=lambda a: (a.address.version, int(a.address)))
 
+    def every_allocation(self) -> list[Allocation]:
+        return sorted(self._s.by_address.values(),
+                      key=lambda a: (a.address.version, int(a.address)))
+
     def lowest_free(self, first: IPAddress, last: IPAddress) -> IPAddress | None:
         held = self._s.order[first.version]
         candidate, end = int(first), int(last)

@@ -28,6 +28,13 @@ DEFAULT_PATH = "/data/eni-ipam.db"
 PAUSE_MARKER = "ecs-ipam: test pause inside the write transaction"
 """Printed on stderr by the test-only pause (see `SqliteStore.open`)."""
 
+EVERY_ALLOCATION = (
+    "SELECT family, address, subnet, owner, gateway, container_id, ifname, network, since "
+    "FROM allocations ORDER BY family, address"
+)
+"""A whole-table read (GC, operators): kept out of `SQL`, whose statements must all
+use an index, since ADD and DEL run them."""
+
 SQL = {
     "holder": "SELECT family, address, subnet, owner, gateway, container_id, ifname, network, "
               "since FROM allocations WHERE family = ? AND address = ?",
@@ -64,6 +71,9 @@ class SqliteTransaction:
 
     def held_by(self, owner: str) -> list[Allocation]:
         return [_allocation(row) for row in self._conn.execute(SQL["held_by"], (owner,))]
+
+    def every_allocation(self) -> list[Allocation]:
+        return [_allocation(row) for row in self._conn.execute(EVERY_ALLOCATION)]
 
     def lowest_free(self, first: IPAddress, last: IPAddress) -> IPAddress | None:
         # Walk the held addresses from `first` up; the first gap is the answer. Rows

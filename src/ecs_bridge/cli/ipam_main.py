@@ -32,7 +32,8 @@ from ecs_bridge.domain import ipam, resultcodec
 from ecs_bridge.domain.allocation import Attachment
 from ecs_bridge.domain.duration import parse_go_duration
 from ecs_bridge.domain.errors import INVALID_ENV, NOT_AVAILABLE, CniError
-from ecs_bridge.domain.ipamconf import parse_ipam_config
+from ecs_bridge.domain.gc import valid_attachments
+from ecs_bridge.domain.ipamconf import IpamConfig, parse_ipam_config
 
 __all__ = ["DEFAULT_LOG_FILE", "PLUGIN", "StoreSettings", "handle", "main", "store_settings"]
 
@@ -73,13 +74,13 @@ def handle(request: Request) -> dict[str, Any] | None:
     command = request.env.command
     settings = store_settings(request.environ)
     request.log.bind(db=settings.path)
+    config = parse_ipam_config(request.config, command=command)
     if command == "STATUS":
-        _status(settings)
+        _status(settings, config)
         return None
     if command == "GC":
-        request.log.info("GC: nothing collected (not implemented yet)")
+        _collect(settings, config, request)
         return None
-    config = parse_ipam_config(request.config, command=command)
     who = Attachment(owner=ipam.owner_of(config, request.env.container_id),
                      container_id=request.env.container_id, ifname=request.env.ifname,
                      network=str(request.config.get("name") or ""))
@@ -99,12 +100,25 @@ def handle(request: Request) -> dict[str, Any] | None:
     return None
 
 
-def _status(settings: StoreSettings) -> None:
+def _status(settings: StoreSettings, config: IpamConfig) -> None:
     try:
-        _open_store(settings).close()
+        with _open_store(settings) as store:
+            ipam.status(store, config)
     except CniError as exc:
+        if exc.code == NOT_AVAILABLE:
+            raise
         raise CniError(NOT_AVAILABLE, f"ecs-ipam cannot serve ADD: {exc.msg}",
                        exc.details) from None
+
+
+def _collect(settings: StoreSettings, config: IpamConfig, request: Request) -> None:
+    if not os.path.lexists(settings.path):
+        return  # no database holds nothing
+    valid = valid_attachments(request.config)
+    subnets = {family.subnet for family in config.families}
+    with _open_store(settings) as store:
+        ipam.collect(store, str(request.config.get("name") or ""), subnets, valid,
+                     log=request.log)
 
 
 PLUGIN = Plugin(

@@ -68,6 +68,11 @@ class StoreTransaction(Protocol):
         """Every allocation of `owner`, IPv4 first, each family in address order."""
         ...
 
+    def every_allocation(self) -> list[Allocation]:
+        """All allocations, gateways included, IPv4 first, in address order. This reads
+        the whole table: for GC and operators, never for ADD or DEL."""
+        ...
+
     def lowest_free(self, first: IPAddress, last: IPAddress) -> IPAddress | None:
         """The lowest address from `first` to `last` (inclusive, one family) that no
         allocation holds, or None. Costs in proportion to the held addresses just

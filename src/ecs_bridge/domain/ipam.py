@@ -20,15 +20,16 @@ from ecs_bridge.domain.errors import (
     ALLOCATION_MISSING,
     INVALID_CONFIG,
     NO_ADDRESS,
+    NOT_AVAILABLE,
     CniError,
 )
 from ecs_bridge.domain.ipamconf import FamilyConfig, IpamConfig
-from ecs_bridge.domain.types import IPAddress, IPConfig, Result
+from ecs_bridge.domain.types import IPAddress, IPConfig, IPNetwork, Result
 
 if TYPE_CHECKING:  # the kernel port's classes cost import time on every container start
     from ecs_bridge.domain.ports import Logger
 
-__all__ = ["allocate", "check", "owner_of", "release"]
+__all__ = ["allocate", "check", "collect", "owner_of", "release", "status"]
 
 
 def owner_of(config: IpamConfig, container_id: str) -> str:
@@ -169,3 +170,40 @@ def check(store: AllocationStore, config: IpamConfig, who: Attachment) -> None:
             raise CniError(ALLOCATION_MISSING,
                            f"id {who.owner!r} holds {mine[0]}, not "
                            f"ipam.ipv{family.version}-address {family.address}")
+
+
+def collect(
+    store: AllocationStore, network: str, subnets: set[IPNetwork],
+    valid: set[tuple[str, str]], *, log: Logger,
+) -> list[Allocation]:
+    """GC: release what this network holds in `subnets` for attachments that are not
+    `valid` (container id, ifname). Gateways stay; an allocation made without an
+    ifname matches a valid attachment of its container on any ifname."""
+    live_containers = {container for container, _ in valid}
+
+    def stale(a: Allocation) -> bool:
+        if a.gateway or a.network != network or a.subnet not in subnets:
+            return False
+        if not a.ifname:
+            return a.container_id not in live_containers
+        return (a.container_id, a.ifname) not in valid
+
+    with store.transaction() as tx:
+        chosen = [a for a in tx.every_allocation() if stale(a)]
+        for allocation in chosen:
+            tx.delete(allocation.address)
+            tx.set_cursor(allocation.subnet, allocation.address)
+    for allocation in chosen:
+        log.info(f"GC released {allocation.address} of {allocation.owner}",
+                 stale=f"{allocation.container_id}/{allocation.ifname}")
+    return chosen
+
+
+def status(store: AllocationStore, config: IpamConfig) -> None:
+    """STATUS: an ADD could succeed: every configured pool has a free address."""
+    with store.transaction() as tx:
+        for family in config.families:
+            if tx.lowest_free(family.first, family.last) is None:
+                raise CniError(NOT_AVAILABLE,
+                               f"ipam.ipv{family.version}-subnet {family.subnet} has no free "
+                               "address left", "release addresses (DEL, or GC) to make room")
