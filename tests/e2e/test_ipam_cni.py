@@ -217,9 +217,26 @@ def test_status_is_error_50_when_the_database_is_not_ecs_ipams(tmp_path: Path) -
     assert str(db) in err["msg"]
 
 
-def test_gc_succeeds_and_keeps_every_allocation_for_now(tmp_path: Path) -> None:
-    assert run_ipam(tmp_path, "ADD", agent_config("1.1.0")).returncode == 0
-    gc = run_ipam(tmp_path, "GC", {**agent_config("1.1.0"), "cni.dev/valid-attachments": []})
+def test_gc_releases_what_no_valid_attachment_holds_and_keeps_the_rest(
+    tmp_path: Path,
+) -> None:
+    for n in range(3):
+        added = run_ipam(tmp_path, "ADD", agent_config("1.1.0", id=f"task-{n}"),
+                         CNI_CONTAINERID=f"ctr-{n}")
+        assert added.returncode == 0, added.stdout
+    valid = [{"containerID": "ctr-1", "ifname": "ecs-eth0"},
+             {"containerID": "ctr-2", "ifname": "other-if"}]
+    gc = run_ipam(tmp_path, "GC", {**agent_config("1.1.0"), "cni.dev/valid-attachments": valid})
     assert (gc.returncode, gc.stdout) == (0, b"")
+    db = tmp_path / "data" / "eni-ipam.db"
+    assert db_rows(db, "SELECT owner FROM allocations WHERE gateway = 0") == [("task-1",)]
+    assert db_rows(db, "SELECT count(*) FROM allocations WHERE gateway = 1") == [(1,)]
+
+
+def test_gc_of_another_network_name_touches_nothing(tmp_path: Path) -> None:
+    assert run_ipam(tmp_path, "ADD", agent_config("1.1.0")).returncode == 0
+    other = {**agent_config("1.1.0"), "name": "another-network",
+             "cni.dev/valid-attachments": []}
+    assert run_ipam(tmp_path, "GC", other).returncode == 0
     db = tmp_path / "data" / "eni-ipam.db"
     assert db_rows(db, "SELECT count(*) FROM allocations WHERE gateway = 0") == [(1,)]

@@ -70,6 +70,12 @@ class ExecIpam:
     def check(self) -> None:
         self._exec("CHECK")
 
+    def status(self) -> None:
+        self._exec("STATUS")
+
+    def gc(self) -> None:
+        self._exec("GC")
+
     def _exec(self, command: str) -> bytes:
         try:
             proc = subprocess.run(

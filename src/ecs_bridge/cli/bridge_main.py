@@ -6,7 +6,7 @@ import os
 from typing import Any, NoReturn
 
 from ecs_bridge.cli.cni import Plugin, Request, run
-from ecs_bridge.domain import bridge, check, resultcodec
+from ecs_bridge.domain import bridge, check, gc, resultcodec
 from ecs_bridge.domain.errors import INVALID_ENV, CniError
 from ecs_bridge.domain.netconf import parse_bridge_config
 from ecs_bridge.domain.ports import IpamDelegate, Kernel
@@ -51,7 +51,16 @@ def handle(request: Request) -> dict[str, Any] | None:
         check.check(config, where, previous, kernel=_kernel(),
                     ipam=_ipam(request, config.ipam_type))
         return None
-    raise CniError(INVALID_ENV, f"CNI_COMMAND {env.command} is not supported by ecs-bridge yet")
+    delegate = _ipam(request, config.ipam_type) if config.ipam_type else None
+    if env.command == "STATUS":
+        if delegate is not None:
+            delegate.status()
+        return None
+    if env.command == "GC":
+        gc.collect(config.bridge, gc.valid_attachments(request.config), kernel=_kernel(),
+                   ipam=delegate, log=request.log)
+        return None
+    raise CniError(INVALID_ENV, f"CNI_COMMAND {env.command} is not supported by ecs-bridge")
 
 
 PLUGIN = Plugin(

@@ -32,7 +32,6 @@ from ecs_bridge.domain import ipam, resultcodec
 from ecs_bridge.domain.allocation import Attachment
 from ecs_bridge.domain.duration import parse_go_duration
 from ecs_bridge.domain.errors import INVALID_ENV, NOT_AVAILABLE, CniError
-from ecs_bridge.domain.gc import valid_attachments
 from ecs_bridge.domain.ipamconf import IpamConfig, parse_ipam_config
 
 __all__ = ["DEFAULT_LOG_FILE", "PLUGIN", "StoreSettings", "handle", "main", "store_settings"]
@@ -114,6 +113,8 @@ def _status(settings: StoreSettings, config: IpamConfig) -> None:
 def _collect(settings: StoreSettings, config: IpamConfig, request: Request) -> None:
     if not os.path.lexists(settings.path):
         return  # no database holds nothing
+    from ecs_bridge.domain.gc import valid_attachments  # noqa: PLC0415 - GC only
+
     valid = valid_attachments(request.config)
     subnets = {family.subnet for family in config.families}
     with _open_store(settings) as store:

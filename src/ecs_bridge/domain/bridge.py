@@ -143,7 +143,8 @@ def setup_veth(
     else:
         raise CniError(BRIDGE_CONFLICT, f"no free host veth name after {VETH_NAME_TRIES} tries")
     undo.callback(_delete_link, host, name)
-    host.set_link(name, master=config.bridge, up=True)
+    host.set_link(name, master=config.bridge, up=True,
+                  alias=plan.attachment_alias(where.container_id, where.ifname))
     container.set_link(where.ifname, up=True)
     link = host.find_link(name)
     if link is None:

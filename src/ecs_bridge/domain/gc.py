@@ -10,9 +10,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ecs_bridge.domain import fields
+from ecs_bridge.domain import fields, plan
+from ecs_bridge.domain.errors import CniError, LinkNotFound
+from ecs_bridge.domain.ports import IpamDelegate, Kernel, Link, Logger
 
-__all__ = ["ATTACHMENT_KEYS", "valid_attachments"]
+__all__ = ["ATTACHMENT_KEYS", "collect", "stale_veths", "valid_attachments"]
 
 ATTACHMENT_KEYS = ("cni.dev/valid-attachments", "cni.dev/attachments")
 
@@ -29,3 +31,47 @@ def valid_attachments(config: Mapping[str, Any]) -> set[tuple[str, str]]:
                 raise fields.invalid(f"{key}[{i}] needs containerID and ifname", repr(item))
             pairs.add((container, ifname))
     return pairs
+
+
+def stale_veths(links: list[Link], bridge: str,
+                valid: set[tuple[str, str]]) -> list[Link]:
+    """Host veths on `bridge` that ecs-bridge marked for an attachment not in `valid`.
+    A veth without our alias (made by someone else) is never stale."""
+    master = next((link.index for link in links if link.name == bridge), None)
+    if master is None:
+        return []
+    stale = []
+    for link in links:
+        if link.master != master or link.kind != "veth":
+            continue
+        attachment = plan.parse_attachment_alias(link.alias)
+        if attachment is not None and attachment not in valid:
+            stale.append(link)
+    return stale
+
+
+def collect(bridge: str, valid: set[tuple[str, str]], *, kernel: Kernel,
+            ipam: IpamDelegate | None, log: Logger) -> list[str]:
+    """GC: forward to IPAM, then delete stale host veths (their container ends go with
+    them). Goes on after errors and raises them all at the end. Returns what it deleted."""
+    errors: list[CniError] = []
+    if ipam is not None:
+        try:
+            ipam.gc()
+        except CniError as exc:
+            errors.append(exc)
+    host = kernel.host()
+    deleted = []
+    for link in stale_veths(host.list_links(), bridge, valid):
+        try:
+            host.delete_link(link.name)
+            deleted.append(link.name)
+            log.info(f"GC deleted host veth {link.name}", alias=link.alias)
+        except LinkNotFound:
+            pass
+        except CniError as exc:
+            errors.append(exc)
+    if errors:
+        raise CniError(errors[0].code, f"GC: {errors[0].msg}",
+                       "; ".join(str(e) for e in errors[1:]) or errors[0].details)
+    return deleted

@@ -10,6 +10,8 @@ from ecs_bridge.domain.ports import SCOPE_UNIVERSE, KernelAddress
 from ecs_bridge.domain.types import IPAddress, IPConfig, IPInterface, Result, Route
 
 __all__ = [
+    "ALIAS_PREFIX",
+    "attachment_alias",
     "bridge_address",
     "bridge_mac",
     "conflicting_address",
@@ -17,10 +19,29 @@ __all__ = [
     "container_routes",
     "gateway_routes",
     "host_veth_name",
+    "parse_attachment_alias",
     "validate_ipam_result",
 ]
 
 RandomBytes = Callable[[int], bytes]
+
+
+ALIAS_PREFIX = "cni:"
+
+
+def attachment_alias(container_id: str, ifname: str) -> str:
+    """The alias marking a host veth with the attachment it serves: `cni:<id>/<ifname>`.
+
+    Neither part can hold a `/` (CNI_CONTAINERID and CNI_IFNAME are validated)."""
+    return f"{ALIAS_PREFIX}{container_id}/{ifname}"
+
+
+def parse_attachment_alias(alias: str) -> tuple[str, str] | None:
+    """(containerID, ifname) from an alias `attachment_alias` made, else None."""
+    if not alias.startswith(ALIAS_PREFIX):
+        return None
+    container_id, sep, ifname = alias[len(ALIAS_PREFIX):].rpartition("/")
+    return (container_id, ifname) if sep and container_id and ifname else None
 
 
 def host_veth_name(random_bytes: RandomBytes) -> str:

@@ -210,6 +210,10 @@ class IpamDelegate(Protocol):
 
     def check(self) -> None: ...
 
+    def status(self) -> None: ...
+
+    def gc(self) -> None: ...
+
 
 class Logger(Protocol):
     """Where use cases say what they did. Never raises: logging must not fail an operation."""
