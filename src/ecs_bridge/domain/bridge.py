@@ -7,7 +7,7 @@ reverse if any later step fails, so a failed ADD leaves nothing behind.
 from __future__ import annotations
 
 from collections.abc import Callable
-from contextlib import ExitStack
+from contextlib import ExitStack, closing
 
 from attrs import frozen
 
@@ -49,8 +49,22 @@ def add(
     log: Logger,
     random_bytes: Callable[[int], bytes],
 ) -> Result:
-    host = kernel.host()
-    container = kernel.open(where.netns)  # a missing namespace fails before any change
+    # A missing namespace fails here, before any change.
+    with closing(kernel.host()) as host, closing(kernel.open(where.netns)) as container:
+        return _add(config, where, host=host, container=container, ipam=ipam, log=log,
+                    random_bytes=random_bytes)
+
+
+def _add(
+    config: BridgeConfig,
+    where: Attachment,
+    *,
+    host: Namespace,
+    container: Namespace,
+    ipam: IpamDelegate,
+    log: Logger,
+    random_bytes: Callable[[int], bytes],
+) -> Result:
     # Two undo stacks: the container's (IPAM release, veth) unwinds first, then the
     # bridge's (gateway address, bridge), which checks that no other port uses them.
     with ExitStack() as bridge_undo, ExitStack() as undo:
@@ -222,10 +236,11 @@ def delete(
     except NamespaceNotFound:
         log.info("DEL: namespace already gone", netns=where.netns)
         return
-    try:
-        container.delete_link(where.ifname)
-    except LinkNotFound:
-        log.info("DEL: interface already gone", ifname=where.ifname)
+    with closing(container):
+        try:
+            container.delete_link(where.ifname)
+        except LinkNotFound:
+            log.info("DEL: interface already gone", ifname=where.ifname)
 
 
 def _release(ipam: IpamDelegate, log: Logger) -> None:

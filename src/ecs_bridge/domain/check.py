@@ -7,6 +7,8 @@ specification asks; only what `prevResult` lists must be present.
 
 from __future__ import annotations
 
+from contextlib import closing
+
 from attrs import frozen
 
 from ecs_bridge.domain import plan
@@ -47,7 +49,12 @@ def check(
 def inspect(config: BridgeConfig, where: Attachment, prev: Result, *,
             kernel: Kernel) -> list[Finding]:
     """Everything that differs from `prev`, container side first; [] when all is well."""
-    host, container = kernel.host(), kernel.open(where.netns)
+    with closing(kernel.host()) as host, closing(kernel.open(where.netns)) as container:
+        return _inspect(config, where, prev, host=host, container=container)
+
+
+def _inspect(config: BridgeConfig, where: Attachment, prev: Result, *, host: Namespace,
+             container: Namespace) -> list[Finding]:
     entry = _container_entry(prev, where)
     if entry is None:
         return [Finding("prevResult", f"lists no interface {where.ifname!r} "

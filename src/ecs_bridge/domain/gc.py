@@ -8,6 +8,7 @@ any other attachment may be collected.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import closing
 from typing import Any
 
 from ecs_bridge.domain import fields, plan
@@ -60,17 +61,17 @@ def collect(bridge: str, valid: set[tuple[str, str]], *, kernel: Kernel,
             ipam.gc()
         except CniError as exc:
             errors.append(exc)
-    host = kernel.host()
     deleted = []
-    for link in stale_veths(host.list_links(), bridge, valid):
-        try:
-            host.delete_link(link.name)
-            deleted.append(link.name)
-            log.info(f"GC deleted host veth {link.name}", alias=link.alias)
-        except LinkNotFound:
-            pass
-        except CniError as exc:
-            errors.append(exc)
+    with closing(kernel.host()) as host:
+        for link in stale_veths(host.list_links(), bridge, valid):
+            try:
+                host.delete_link(link.name)
+                deleted.append(link.name)
+                log.info(f"GC deleted host veth {link.name}", alias=link.alias)
+            except LinkNotFound:
+                pass
+            except CniError as exc:
+                errors.append(exc)
     if errors:
         raise CniError(errors[0].code, f"GC: {errors[0].msg}",
                        "; ".join(str(e) for e in errors[1:]) or errors[0].details)
