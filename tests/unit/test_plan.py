@@ -107,3 +107,20 @@ def test_only_another_global_address_of_the_same_family_conflicts() -> None:
     other = KernelAddress(ip("169.254.100.1/24"), SCOPE_UNIVERSE)
     assert plan.conflicting_address(want, [*present, other]) == other.address
     assert plan.conflicting_address(ip("169.254.172.1/24"), present) == want
+
+
+def test_a_chained_result_keeps_the_previous_plugins_and_shifts_our_indexes() -> None:
+    from ecs_bridge.domain.types import DNS, Interface  # noqa: PLC0415
+
+    prev = Result(interfaces=(Interface("tap0"),), ips=(IPConfig(ip("2001:db8::9/64"),
+                                                                 interface=0),),
+                  routes=(Route(net("::/0")),), dns=DNS(domain="example"))
+    ours = Result(interfaces=(Interface("br"), Interface("veth1"), Interface("eth0")),
+                  ips=(IPConfig(ip("169.254.172.2/22"), addr("169.254.172.1"), interface=2),),
+                  routes=(Route(net("169.254.170.2/32")),))
+    chained = plan.chain_result(prev, ours)
+    assert [i.name for i in chained.interfaces] == ["tap0", "br", "veth1", "eth0"]
+    assert [ip.interface for ip in chained.ips] == [0, 3]
+    assert chained.routes == (Route(net("::/0")), Route(net("169.254.170.2/32")))
+    assert chained.dns == DNS(domain="example")
+    assert plan.chain_result(None, ours) is ours

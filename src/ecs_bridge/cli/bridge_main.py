@@ -6,10 +6,11 @@ import os
 from typing import Any, NoReturn
 
 from ecs_bridge.cli.cni import Plugin, Request, run
-from ecs_bridge.domain import bridge, check, gc, resultcodec
+from ecs_bridge.domain import bridge, check, gc, plan, resultcodec
 from ecs_bridge.domain.errors import INVALID_ENV, CniError
 from ecs_bridge.domain.netconf import parse_bridge_config
 from ecs_bridge.domain.ports import IpamDelegate, Kernel
+from ecs_bridge.domain.types import Result
 
 __all__ = ["PLUGIN", "main"]
 
@@ -30,6 +31,12 @@ def _ipam(request: Request, plugin: str) -> IpamDelegate:
                     environ=request.environ, version=request.version)
 
 
+def _prev_result(request: Request) -> Result | None:
+    prev = request.config.get("prevResult")
+    return None if prev is None else resultcodec.decode(prev, request.version,
+                                                         where="prevResult")
+
+
 def handle(request: Request) -> dict[str, Any] | None:
     env = request.env
     config = parse_bridge_config(request.config, command=env.command)
@@ -39,16 +46,14 @@ def handle(request: Request) -> dict[str, Any] | None:
         ipam = _ipam(request, config.ipam_type)  # a missing plugin fails before any change
         result = bridge.add(config, where, kernel=_kernel(), ipam=ipam, log=request.log,
                             random_bytes=os.urandom)
-        return resultcodec.encode(result, request.version)
+        return resultcodec.encode(plan.chain_result(_prev_result(request), result),
+                                  request.version)
     if env.command == "DEL":
         delegate = _ipam(request, config.ipam_type) if config.ipam_type else None
         bridge.delete(config, where, kernel=_kernel(), ipam=delegate, log=request.log)
         return None
     if env.command == "CHECK":
-        prev = request.config.get("prevResult")
-        previous = None if prev is None else resultcodec.decode(prev, request.version,
-                                                                 where="prevResult")
-        check.check(config, where, previous, kernel=_kernel(),
+        check.check(config, where, _prev_result(request), kernel=_kernel(),
                     ipam=_ipam(request, config.ipam_type))
         return None
     delegate = _ipam(request, config.ipam_type) if config.ipam_type else None

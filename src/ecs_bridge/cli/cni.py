@@ -97,6 +97,7 @@ def run(plugin: Plugin, argv: list[str] | None = None) -> NoReturn:
                 f'config is "{version}", {command} needs {_MIN_VERSION[command]} or later',
             )
         _check_name(config)
+        _check_reserved(config)
         env = parse_env(environ, required=plugin.required_env.get(command, ()))
         output = plugin.handle(Request(env, config, version, stdin, environ, log))
         if output is not None:
@@ -173,6 +174,15 @@ def _check_name(config: Mapping[str, Any]) -> None:
         return
     if not isinstance(name, str) or not _NETWORK_NAME.match(name):
         raise CniError(INVALID_CONFIG, f"invalid characters found in network name {name!r}")
+
+
+def _check_reserved(config: Mapping[str, Any]) -> None:
+    # What the runtime inserts must have the shape the spec gives it, or nothing later
+    # can trust it (prevResult is decoded by the commands that read it).
+    for key in ("args", "runtimeConfig", "prevResult", "capabilities"):
+        value = config.get(key)
+        if value is not None and not isinstance(value, dict):
+            raise CniError(INVALID_CONFIG, f"{key} must be an object, got {value!r:.60}")
 
 
 def _version_info(stdin: bytes) -> dict[str, Any]:

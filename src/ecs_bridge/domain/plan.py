@@ -14,6 +14,7 @@ __all__ = [
     "attachment_alias",
     "bridge_address",
     "bridge_mac",
+    "chain_result",
     "conflicting_address",
     "container_mac",
     "container_routes",
@@ -42,6 +43,24 @@ def parse_attachment_alias(alias: str) -> tuple[str, str] | None:
         return None
     container_id, sep, ifname = alias[len(ALIAS_PREFIX):].rpartition("/")
     return (container_id, ifname) if sep and container_id and ifname else None
+
+
+def chain_result(prev: Result | None, ours: Result) -> Result:
+    """Our result added to the previous plugin's, as a chained ADD must print it:
+    their interfaces first (our IP configs' indexes shift past them), then ours."""
+    if prev is None:
+        return ours
+    shift = len(prev.interfaces)
+    ips = tuple(
+        ip if ip.interface is None else IPConfig(ip.address, ip.gateway, ip.interface + shift)
+        for ip in ours.ips
+    )
+    return Result(
+        interfaces=prev.interfaces + ours.interfaces,
+        ips=prev.ips + ips,
+        routes=prev.routes + ours.routes,
+        dns=ours.dns if not ours.dns.is_empty() else prev.dns,
+    )
 
 
 def host_veth_name(random_bytes: RandomBytes) -> str:
