@@ -152,3 +152,23 @@ def test_add_refuses_a_bridge_carrying_another_address_and_leaves_no_trace(
     assert "169.254.100.1/24" in error["msg"]
     assert (host_ns.snapshot(), container_ns.snapshot()) == before
     assert not any("task-1" in map(str, row) for row in allocations(Path(env["IPAM_DB_PATH"])))
+
+
+@pytest.mark.parametrize("mode", ["in-process", "exec"])
+def test_ecs_ipam_answers_the_same_in_process_and_exec_d(
+    mode: str, host_ns: Netns, container_ns: Netns, cni_bin: Path, tmp_path: Path
+) -> None:
+    env = cni_env(container_ns, tmp_path, cni_bin)
+    if mode == "exec":
+        env["ECS_BRIDGE_IPAM_EXEC"] = "1"
+    added = run_bridge(cni_bin, host_ns, env, bridge_config())
+    assert added.returncode == 0, added.stdout
+    _assert_attached(host_ns, container_ns, SCENARIOS["ipv4"], 1500)
+    bad = bridge_config(ipam=ipv4_ipam(id="task-2", **{"ipv4-address": "169.254.172.2/22"}))
+    refused = run_bridge(cni_bin, host_ns, {**env, "CNI_IFNAME": "eth1"}, bad)
+    assert refused.returncode == 1
+    assert refused.json()["code"] == 103
+    assert "169.254.172.2" in refused.json()["msg"]
+    deleted = run_bridge(cni_bin, host_ns, {**env, "CNI_COMMAND": "DEL"}, bridge_config())
+    assert deleted.returncode == 0
+    assert not any("task-1" in map(str, row) for row in allocations(Path(env["IPAM_DB_PATH"])))

@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 import os
-from typing import Any, NoReturn
+import sys
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from ecs_bridge.cli.cni import Plugin, Request, run
+from ecs_bridge.cli.cni import Plugin, Request, run, serve
 from ecs_bridge.domain import bridge, check, gc, plan, resultcodec
 from ecs_bridge.domain.errors import INVALID_ENV, CniError
 from ecs_bridge.domain.netconf import parse_bridge_config
 from ecs_bridge.domain.ports import IpamDelegate, Kernel
 from ecs_bridge.domain.types import Result
 
+if TYPE_CHECKING:
+    from ecs_bridge.adapters.ipam_exec import LocalRunner
+
 __all__ = ["PLUGIN", "main"]
 
 DEFAULT_LOG_FILE = "/log/ecs-cni-bridge-plugin.log"
+IPAM_EXEC = "ECS_BRIDGE_IPAM_EXEC"
+"""Set to 1 to exec ecs-ipam even when it is this installation's own (see `_own_ipam`)."""
 _ATTACHMENT = ("CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME", "CNI_PATH")
 
 
@@ -25,10 +32,27 @@ def _kernel() -> Kernel:
 
 
 def _ipam(request: Request, plugin: str) -> IpamDelegate:
-    from ecs_bridge.adapters.ipam_exec import ExecIpam  # noqa: PLC0415 - subprocess is not free
+    from ecs_bridge.adapters.ipam_exec import ExecIpam  # noqa: PLC0415 - not every command
 
     return ExecIpam(plugin, cni_path=request.env.path, stdin=request.stdin,
-                    environ=request.environ, version=request.version)
+                    environ=request.environ, version=request.version,
+                    run_local=None if request.environ.get(IPAM_EXEC) == "1" else _own_ipam)
+
+
+def _own_ipam(executable: str) -> LocalRunner | None:
+    """Run ecs-ipam in this process when CNI_PATH leads to this installation's own:
+    the same code on the same input, without a second interpreter start-up."""
+    own = os.path.join(os.path.dirname(sys.executable), "ecs-ipam")
+    if os.path.realpath(executable) != os.path.realpath(own):
+        return None
+
+    def run(environ: Mapping[str, str], stdin: bytes) -> tuple[int, bytes]:
+        from ecs_bridge.cli import ipam_main  # noqa: PLC0415 - only when delegating
+
+        status, output = serve(ipam_main.PLUGIN, environ, lambda: stdin)
+        return status, output.encode()
+
+    return run
 
 
 def _prev_result(request: Request) -> Result | None:

@@ -30,7 +30,7 @@ from ecs_bridge.domain.errors import (
 )
 from ecs_bridge.domain.versions import LATEST, SUPPORTED_VERSIONS, at_least, require_supported
 
-__all__ = ["MAX_STDIN", "Plugin", "Request", "run"]
+__all__ = ["MAX_STDIN", "Plugin", "Request", "run", "serve"]
 
 MAX_STDIN = 1 << 20
 """A network config is a few hundred bytes; anything past 1 MiB is refused unread."""
@@ -63,10 +63,30 @@ class Plugin:
 
 
 def run(plugin: Plugin, argv: list[str] | None = None) -> NoReturn:
+    """The executable's main: flags, or one CNI call on os.environ and stdin."""
     args = sys.argv[1:] if argv is None else argv
     if args:
         sys.exit(_flags(plugin, args))
-    environ = os.environ
+    if not os.environ.get("CNI_COMMAND"):
+        sys.stderr.write(
+            f"{plugin.name} {__version__}: a CNI plugin; run it with CNI_COMMAND set\n"
+            f"CNI protocol versions supported: {', '.join(SUPPORTED_VERSIONS)}\n"
+        )
+        sys.exit(0)
+    status, output = serve(plugin, os.environ, _read_stdin)
+    if output:
+        sys.stdout.write(output)
+        sys.stdout.flush()
+    sys.exit(status)
+
+
+def serve(
+    plugin: Plugin, environ: Mapping[str, str], read_stdin: Callable[[], bytes]
+) -> tuple[int, str]:
+    """One CNI call: the exit status and what goes on stdout (a JSON line, or "").
+
+    Touches no process-wide state, so a caller may run a plugin in-process with an
+    environment of its own (see `adapters.ipam_exec.LocalIpam`)."""
     log = FileLog(
         environ.get("ECS_CNI_LOG_FILE") or plugin.default_log_file,
         level=environ.get("ECS_CNI_LOGLEVEL", "info"),
@@ -76,18 +96,11 @@ def run(plugin: Plugin, argv: list[str] | None = None) -> NoReturn:
         ifname=environ.get("CNI_IFNAME", ""),
     )
     version = LATEST
+    command = environ.get("CNI_COMMAND", "")
     try:
-        command = environ.get("CNI_COMMAND", "")
-        if not command:
-            sys.stderr.write(
-                f"{plugin.name} {__version__}: a CNI plugin; run it with CNI_COMMAND set\n"
-                f"CNI protocol versions supported: {', '.join(SUPPORTED_VERSIONS)}\n"
-            )
-            sys.exit(0)
-        stdin = _read_stdin()
+        stdin = read_stdin()
         if command == "VERSION":
-            _print(_version_info(stdin))
-            sys.exit(0)
+            return 0, _json_line(_version_info(stdin))
         config = _decode_config(stdin)
         version = require_supported(_config_version(config))
         if command in _MIN_VERSION and not at_least(version, _MIN_VERSION[command]):
@@ -100,19 +113,17 @@ def run(plugin: Plugin, argv: list[str] | None = None) -> NoReturn:
         _check_reserved(config)
         env = parse_env(environ, required=plugin.required_env.get(command, ()))
         output = plugin.handle(Request(env, config, version, stdin, environ, log))
-        if output is not None:
-            _print(output)
         log.info(f"{command} succeeded")
-        sys.exit(0)
+        return 0, "" if output is None else _json_line(output)
     except CniError as exc:
-        log.error(f"{environ.get('CNI_COMMAND', '')} failed: {exc}", code=exc.code)
-        _print(_error_object(exc, version))
-        sys.exit(1)
+        log.error(f"{command} failed: {exc}", code=exc.code)
+        return 1, _json_line(_error_object(exc, version))
     except Exception as exc:  # a bug: still answer the runtime in its protocol
         log.error(f"internal error: {type(exc).__name__}: {exc}")
-        _print(_error_object(CniError(INTERNAL, "internal error", f"{type(exc).__name__}: {exc}"),
-                             version))
-        sys.exit(1)
+        error = CniError(INTERNAL, "internal error", f"{type(exc).__name__}: {exc}")
+        return 1, _json_line(_error_object(error, version))
+    finally:
+        log.close()
 
 
 def _flags(plugin: Plugin, args: list[str]) -> int:
@@ -202,6 +213,10 @@ def _error_object(exc: CniError, version: str) -> dict[str, Any]:
     return out
 
 
+def _json_line(obj: object) -> str:
+    return json.dumps(obj) + "\n"
+
+
 def _print(obj: object) -> None:
-    sys.stdout.write(json.dumps(obj) + "\n")
+    sys.stdout.write(_json_line(obj))
     sys.stdout.flush()
