@@ -31,7 +31,7 @@ deps:
 	fi
 
 demo: install
-	$(BIN)/python -m ecs_bridge.cli.demo
+	$(BIN)/ecs-bridge-ctl demo
 
 test: install deps
 	$(BIN)/python -m pytest
