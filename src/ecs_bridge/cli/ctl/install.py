@@ -8,6 +8,7 @@ runtime may exec it with only the CNI variables set.
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
 import subprocess
@@ -19,13 +20,14 @@ import typer
 from ecs_bridge.cli.ctl.output import context, reports_errors, table
 from ecs_bridge.domain.errors import IO_FAILURE, CniError
 
-__all__ = ["ENTRY_POINTS", "LAUNCHER_MARK", "app", "install_plugins", "launcher"]
+__all__ = ["LAUNCHER_MARK", "PLUGINS", "app", "entry_point", "install_plugins", "launcher"]
 
-ENTRY_POINTS = {
+PLUGINS = ("ecs-bridge", "ecs-ipam")
+FALLBACK_ENTRY_POINTS = {
     "ecs-bridge": "ecs_bridge.cli.bridge_main:main",
     "ecs-ipam": "ecs_bridge.cli.ipam_main:main",
 }
-"""As `[project.scripts]` declares them."""
+"""Used only when the installation's metadata names no console script."""
 LAUNCHER_MARK = "# ecs-bridge-ctl install: launcher of"
 MAX_SHEBANG = 255
 """Linux reads at most 256 bytes of a `#!` line (BINPRM_BUF_SIZE, since 5.1)."""
@@ -33,9 +35,18 @@ MAX_SHEBANG = 255
 app = typer.Typer()
 
 
+def entry_point(name: str) -> str:
+    """`module:function` that this installation's console script `name` runs, so that a
+    launcher runs exactly what `.venv/bin/<name>` runs."""
+    scripts = importlib.metadata.entry_points(group="console_scripts", name=name)
+    ours = [ep.value for ep in scripts if ep.value.startswith("ecs_bridge.")]
+    return ours[0] if ours else FALLBACK_ENTRY_POINTS[name]
+
+
 def launcher(name: str, python: str) -> str:
     """The text of the launcher of plugin `name`, run by the interpreter `python`."""
-    module, _, function = ENTRY_POINTS[name].partition(":")
+    target = entry_point(name)
+    module, _, function = target.partition(":")
     shebang = f"#!{python} -I"
     if not os.path.isabs(python) or any(c.isspace() for c in python):
         raise CniError(IO_FAILURE, f"interpreter {python!r} cannot be named in a #! line",
@@ -43,14 +54,14 @@ def launcher(name: str, python: str) -> str:
     if len(shebang.encode()) > MAX_SHEBANG:
         raise CniError(IO_FAILURE, f"interpreter path {python!r} is too long for a #! line",
                        f"{len(shebang.encode())} bytes, the kernel reads {MAX_SHEBANG}")
-    return (f"{shebang}\n{LAUNCHER_MARK} {name} ({ENTRY_POINTS[name]})\n"
+    return (f"{shebang}\n{LAUNCHER_MARK} {name} ({target})\n"
             f"import sys\nfrom {module} import {function}\nsys.exit({function}())\n")
 
 
 def install_plugins(target: Path, python: str, *, force: bool = False) -> list[Path]:
     """Write both launchers into `target` (created if missing), each atomically: a
     runtime exec'ing the old one meanwhile runs the old one or the new, never half."""
-    texts = {name: launcher(name, python) for name in ENTRY_POINTS}
+    texts = {name: launcher(name, python) for name in PLUGINS}
     try:
         target.mkdir(mode=0o755, parents=True, exist_ok=True)
     except OSError as exc:

@@ -61,30 +61,33 @@ def release(
     ctx: typer.Context, *, db: Db = DEFAULT_PATH,
     owner: Annotated[str, typer.Option("--id", help="Release every address this owner "
                                        "(ipam.id, else container id) holds.")] = "",
-    address: Annotated[str, typer.Option(help="Release this address (if --id is given "
-                                         "too: only if that owner holds it).")] = "",
+    address: Annotated[str, typer.Option(help="Release this address, whoever holds it.")] = "",
     json: Json = False,
 ) -> None:
     """Release addresses as `ecs-ipam DEL` does. Gateway reservations are never released."""
-    if not owner and not address:
-        raise CniError(INVALID_CONFIG, "ipam release needs --id or --address")
-    raw: dict[str, Any] = {"type": "ecs-ipam", "id": owner}
-    with context(ctx).open_store(db) as store:
-        if address:
-            raw.update(_exact(store, address))
-        released = ipam.release(store, parse_ipam_config({"ipam": raw}, command="DEL"),
-                                Attachment(owner=owner), log=context(ctx).make_log("release"))
+    if bool(owner) == bool(address):
+        raise CniError(INVALID_CONFIG, "ipam release needs either --id or --address, "
+                       f"got {'both' if owner else 'neither'}")
+    wiring = context(ctx)
+    released: list[Allocation] = []
+    with wiring.open_store(db) as store:
+        exact = _exact(store, address) if address else {}
+        if owner or exact:  # else: the address is free, nothing to do
+            config = parse_ipam_config({"ipam": {"type": "ecs-ipam", "id": owner, **exact}},
+                                       command="DEL")
+            released = ipam.release(store, config, Attachment(owner=owner),
+                                    log=wiring.make_log("ipam release"))
     if json:
         echo_json([allocation_json(a) for a in released])
     elif released:
         typer.echo(table(_HEADERS, _rows(released)))
     else:
-        typer.echo(f"nothing to release: {'id ' + repr(owner) if owner else ''}"
-                   f"{' ' if owner and address else ''}{address} holds nothing")
+        typer.echo(f"nothing to release: {f'id {owner!r}' if owner else address} holds nothing")
 
 
 def _exact(store: AllocationStore, text: str) -> dict[str, str]:
-    """The `ipam` keys naming `text` as the exact address to release."""
+    """The `ipam` keys naming `text` as the exact address to release; none if nobody
+    holds it."""
     try:
         address = ipaddress.ip_address(text)
     except ValueError:
@@ -96,9 +99,9 @@ def _exact(store: AllocationStore, text: str) -> dict[str, str]:
     if holder.gateway:
         raise CniError(ADDRESS_CONFLICT, f"{address} is the gateway of {holder.subnet}; "
                        "gateway reservations are never released")
-    version = address.version
-    return {f"ipv{version}-subnet": holder.subnet.with_prefixlen,
-            f"ipv{version}-address": str(address)}
+    key = f"ipv{address.version}"
+    return {f"{key}-subnet": holder.subnet.with_prefixlen,
+            f"{key}-address": f"{address}/{holder.subnet.prefixlen}"}
 
 
 @app.command("gc", epilog="Example: ecs-bridge-ctl ipam gc --dry-run --keep task-7")
@@ -136,7 +139,7 @@ def gc(
             for owner, _ in plan.release:
                 ipam.release(store, parse_ipam_config(
                     {"ipam": {"type": "ecs-ipam", "id": owner}}, command="DEL"),
-                    Attachment(owner=owner), log=wiring.make_log("gc"))
+                    Attachment(owner=owner), log=wiring.make_log("ipam gc"))
     _show_plan(plan, dry_run=dry_run, json=json)
 
 
