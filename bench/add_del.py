@@ -10,11 +10,19 @@ the machine cancels. Each ADD and each DEL is timed from posix_spawn to waitpid
 spawning, so no `ip netns exec` is in the time. DEL is given the same config,
 so it execs the IPAM plugin's DEL too.
 
+If the installed ecs-bridge is the shim in front of a resident helper
+(bench/plugins.py), a third plugin joins the interleaving: ecs-bridge with
+ECS_BRIDGE_HELPER=off, which runs the plugin in its own process as a call does
+when no helper is up (after the helper's idle timeout, or its first call).
+
 Peak RSS, in separate untimed ADDs under GNU time (bench/spawn.py), the largest
 of 5: of the process tree (the bridge plugin or its IPAM child, whichever is
 larger), and of the bridge plugin alone, in ADDs whose IPAM is a /bin/sh stub
-printing a fixed result (bench/plugins.py). ecs-ipam's and host-local's own
-peaks come from bench/ipam_scale.py.
+printing a fixed result (bench/plugins.py). With the helper, GNU time sees only
+the shim (the call runs in a worker forked by the helper), so these two are
+measured with the helper off, and the shim's own peak and the helper's (VmHWM
+from /proc) are added. ecs-ipam's and host-local's own peaks come from
+bench/ipam_scale.py.
 
 Run: `.venv/bin/python -m bench.add_del [--pairs N] [--quick]`; writes
 bench/results/add_del.json.
@@ -30,12 +38,23 @@ from typing import Any
 
 from bench.common import header, ms, parser, ratio, summary, write_result
 from bench.netns import Namespaces, sweep_stale
-from bench.plugins import Plugin, cni_bin, ours, ref, stub_ipam
+from bench.plugins import (
+    HELPER_OFF,
+    Plugin,
+    cni_bin,
+    has_helper,
+    helper_peaks_kib,
+    ours,
+    ref,
+    stop_helpers,
+    stub_ipam,
+)
 from bench.spawn import Exit
 
 __all__ = ["main"]
 
 RSS_RUNS = 5
+NO_HELPER = "ecs-bridge-no-helper"
 
 
 def _pair(plugin: Plugin, host: str, container: str, cid: str) -> tuple[Exit, Exit]:
@@ -54,13 +73,18 @@ def _peak(plugin: Plugin, host: str, containers: list[str], tmp: Path) -> int | 
 
 def measure(pairs: int, tmp: Path) -> dict[str, Any]:
     cni = cni_bin(tmp)
+    helper = has_helper()
     plugins = [ours(tmp, cni_path=cni), ref(tmp, cni_path=cni)]
-    out: dict[str, Any] = {"pairs": pairs}
+    if helper:
+        plugins.append(ours(tmp, cni_path=cni, state="ipam-no-helper", label=NO_HELPER,
+                            extra_env=HELPER_OFF))
+    out: dict[str, Any] = {"pairs": pairs, "helper": helper}
     with Namespaces() as nss:
         hosts = dict(zip([p.label for p in plugins],
-                         nss.make(["host-ours", "host-ref"], lo_up=True), strict=True))
-        containers = {p.label: nss.make([f"ctr-{p.label}"] * (pairs + 1 + 2 * RSS_RUNS))
-                      for p in plugins}
+                         nss.make([f"host{n}" for n in range(len(plugins))], lo_up=True),
+                         strict=True))
+        containers = {p.label: nss.make([f"c{n}"] * (pairs + 1 + 2 * RSS_RUNS))
+                      for n, p in enumerate(plugins)}
         runs: dict[str, dict[str, list[Exit]]] = {p.label: {"ADD": [], "DEL": []}
                                                   for p in plugins}
         first: dict[str, tuple[Exit, Exit]] = {}
@@ -73,13 +97,23 @@ def measure(pairs: int, tmp: Path) -> dict[str, Any]:
                 runs[p.label]["ADD"].append(added)
                 runs[p.label]["DEL"].append(deleted)
         peaks: dict[str, dict[str, int | None]] = {}
-        for p in plugins:
+        for p in plugins[:2]:
+            # With the helper, GNU time would see only the shim: the plugin's own
+            # process is measured with the helper off (the path a worker runs).
+            alone = plugins[2] if helper and p is plugins[0] else p
             spare = containers[p.label][pairs + 1:]
             peaks[p.label] = {
-                "peak_rss_tree_kib": _peak(p, hosts[p.label], spare[:RSS_RUNS], tmp),
-                "peak_rss_own_kib": _peak(stub_ipam(p, tmp / f"stub-{p.label}"),
+                "peak_rss_tree_kib": _peak(alone, hosts[p.label], spare[:RSS_RUNS], tmp),
+                "peak_rss_own_kib": _peak(stub_ipam(alone, tmp / f"stub-{p.label}"),
                                           hosts[p.label], spare[RSS_RUNS:], tmp),
             }
+        if helper:
+            spare = containers[NO_HELPER][pairs + 1:]
+            peaks["ecs-bridge"]["peak_rss_shim_kib"] = _peak(plugins[0], hosts["ecs-bridge"],
+                                                             spare[:RSS_RUNS], tmp)
+            helpers = helper_peaks_kib(tmp)
+            peaks["ecs-bridge"]["peak_rss_helper_kib"] = max(helpers) if helpers else None
+    stop_helpers(tmp)
     for p in plugins:
         r = runs[p.label]
         out[p.label] = {
@@ -89,16 +123,21 @@ def measure(pairs: int, tmp: Path) -> dict[str, Any]:
             "del": summary([e.wall for e in r["DEL"]]),
             "add_plus_del_median_ms": ms(statistics.median(
                 [a.wall + d.wall for a, d in zip(r["ADD"], r["DEL"], strict=True)])),
-            **peaks[p.label],
+            **peaks.get(p.label, {}),
         }
-    a, b = out["ecs-bridge"], out["bridge"]
-    out["ratio"] = {
-        "add_median": ratio(a["add"]["median_ms"], b["add"]["median_ms"]),
-        "add_p95": ratio(a["add"]["p95_ms"], b["add"]["p95_ms"]),
-        "del_median": ratio(a["del"]["median_ms"], b["del"]["median_ms"]),
-        "del_p95": ratio(a["del"]["p95_ms"], b["del"]["p95_ms"]),
-        "add_plus_del_median": ratio(a["add_plus_del_median_ms"], b["add_plus_del_median_ms"]),
-    }
+    b = out["bridge"]
+    for label, key in (("ecs-bridge", "ratio"), (NO_HELPER, "ratio_no_helper")):
+        if label not in out:
+            continue
+        a = out[label]
+        out[key] = {
+            "add_median": ratio(a["add"]["median_ms"], b["add"]["median_ms"]),
+            "add_p95": ratio(a["add"]["p95_ms"], b["add"]["p95_ms"]),
+            "del_median": ratio(a["del"]["median_ms"], b["del"]["median_ms"]),
+            "del_p95": ratio(a["del"]["p95_ms"], b["del"]["p95_ms"]),
+            "add_plus_del_median": ratio(a["add_plus_del_median_ms"],
+                                         b["add_plus_del_median_ms"]),
+        }
     return out
 
 
@@ -113,13 +152,17 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="ecsbench-") as tmp:
         figures = measure(pairs, Path(tmp))
     record.update(figures)
-    for label in ("ecs-bridge", "bridge"):
+    for label in ("ecs-bridge", "bridge", NO_HELPER):
+        if label not in figures:
+            continue
         f = figures[label]
         print(f"{label:10} ADD median {f['add']['median_ms']} ms p95 {f['add']['p95_ms']} ms | "
               f"DEL median {f['del']['median_ms']} ms p95 {f['del']['p95_ms']} ms | "
-              f"first ADD {f['first_add_creates_bridge_ms']} ms | peak RSS tree "
-              f"{f['peak_rss_tree_kib']} KiB, own {f['peak_rss_own_kib']} KiB")
+              f"first ADD {f['first_add_creates_bridge_ms']} ms | peak RSS (KiB) "
+              f"{ {k: v for k, v in f.items() if k.startswith('peak_rss')} }")
     print(f"ecs-bridge / bridge: {figures['ratio']}")
+    if "ratio_no_helper" in figures:
+        print(f"ecs-bridge with ECS_BRIDGE_HELPER=off / bridge: {figures['ratio_no_helper']}")
     print(f"wrote {write_result('add_del', record)}")
     return 0
 

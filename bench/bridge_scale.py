@@ -33,7 +33,7 @@ from typing import Any
 
 from bench.common import EDGE, RESULTS, header, ms, parser, ratio, summary, write_result
 from bench.netns import Namespaces, sweep_stale, wait_detached
-from bench.plugins import cni_bin, ours, ref
+from bench.plugins import cni_bin, ours, ref, stop_helpers
 from bench.png import Canvas, Color, text_width
 
 __all__ = ["main", "plot"]
@@ -63,6 +63,7 @@ def measure(count: int, tmp: Path) -> dict[str, list[float]]:
                 nss.delete(containers[p.label])
             for p in plugins:
                 wait_detached(hosts[p.label], p.bridge, timeout=300)
+    stop_helpers(tmp)
     return walls
 
 

@@ -27,7 +27,7 @@ from typing import Any
 from bench import spawn
 from bench.common import header, ms, parser, ratio, summary, write_result
 from bench.netns import Namespaces, sweep_stale, wait_detached
-from bench.plugins import Plugin, cni_bin, ours, ref
+from bench.plugins import Plugin, cni_bin, ours, ref, stop_helpers
 
 __all__ = ["main"]
 
@@ -67,6 +67,7 @@ def measure(size: int, bursts: int, tmp: Path) -> dict[str, Any]:
             label = labels[(rep + rep // 2) % 2]  # ours, ref, ref, ours, ours, ref, ...
             plugin = makers[label](tmp, cni_path=cni, state=f"burst-{rep}")
             runs[label].append(_burst(plugin, hosts[label], nss, size, f"burst{rep}"))
+    stop_helpers(tmp)
     for label, done in runs.items():
         out[label] = {"all_done_median_s": round(statistics.median(r["all_done_s"] for r in done),
                                                  3),

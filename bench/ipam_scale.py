@@ -7,7 +7,9 @@
    1000) of each interleaved so drift cancels, each timed from posix_spawn to
    waitpid (bench/spawn.py); median, p95, medians of the first and last 50, and
    ecs-ipam / host-local; then the peak RSS, the largest of 5 more ADDs run under
-   GNU time (neither plugin execs anything, so it is the plugin's own).
+   GNU time (neither plugin execs anything, so it is the plugin's own; if ecs-ipam
+   is the shim in front of a resident helper, its own process is measured with
+   ECS_BRIDGE_HELPER=off and the shim's apart: see bench/plugins.py).
    This is the suite's "IPAM ADD alone" comparison.
 
 Run: `.venv/bin/python -m bench.ipam_scale [--adds N] [--exec-adds N] [--quick]`.
@@ -27,6 +29,7 @@ from typing import Any
 
 from bench import spawn
 from bench.common import BIN_DIR, EDGE, header, ms, parser, ratio, summary, write_result
+from bench.plugins import HELPER_OFF, has_helper, helper_env, stop_helpers
 from ecs_bridge.adapters.filelog import NullLog
 from ecs_bridge.adapters.sqlite_store import SqliteStore
 from ecs_bridge.domain import ipam
@@ -66,6 +69,16 @@ def _add_env(base: dict[str, str], i: int) -> dict[str, str]:
             "CNI_NETNS": "/host/proc/1/ns/net", "CNI_IFNAME": "eth0"}
 
 
+def _peak(exe: Path, config: dict[str, Any], env: dict[str, str], serial: int,
+          tmp: Path) -> int | None:
+    """The largest peak RSS (KiB) of `RSS_RUNS` more ADDs, under GNU time."""
+    peaks = [spawn.peak_rss_kib([str(exe)], env=_add_env(env, serial + j),
+                                stdin=json.dumps(config).encode(), report=str(tmp / "rss"))
+             for j in range(RSS_RUNS)]
+    known = [k for k in peaks if k is not None]
+    return max(known) if known else None
+
+
 def exec_compare(adds: int, tmp: Path) -> dict[str, Any]:
     """ADDs 1..`adds` of each plugin, interleaved (ours first on even ADDs, host-local
     first on odd ones) so drift cancels; each timed from posix_spawn to waitpid."""
@@ -75,7 +88,7 @@ def exec_compare(adds: int, tmp: Path) -> dict[str, Any]:
             "cniVersion": "0.4.0", "name": "bench", "type": "ecs-bridge",
             "ipam": {"type": "ecs-ipam", "ipv4-subnet": SUBNET, "ipv4-routes": [ROUTE]},
         }, {**base, "IPAM_DB_PATH": str(tmp / "exec" / "ipam.db"),
-            "ECS_CNI_LOG_FILE": str(tmp / "ipam.log")}),
+            "ECS_CNI_LOG_FILE": str(tmp / "ipam.log"), **helper_env(tmp)}),
     }
     out: dict[str, Any] = {"adds": adds}
     if HOST_LOCAL.exists():
@@ -95,15 +108,18 @@ def exec_compare(adds: int, tmp: Path) -> dict[str, Any]:
             if not done.ok:
                 raise SystemExit(f"{name} ADD {i} failed: {done.explain()}")
             runs[name].append(done)
+    helper = has_helper()
     for name, exits in runs.items():
         walls = [e.wall for e in exits]
         exe, config, env = plugins[name]
-        peaks = [spawn.peak_rss_kib([str(exe)], env=_add_env(env, adds + j),
-                                    stdin=json.dumps(config).encode(), report=str(tmp / "rss"))
-                 for j in range(RSS_RUNS)]
-        known = [k for k in peaks if k is not None]
-        out[name] = {**summary(walls), **_edges(walls),
-                     "peak_rss_kib": max(known) if known else None}
+        out[name] = {**summary(walls), **_edges(walls)}
+        # With the helper, GNU time would see only the shim: the plugin's own
+        # process is measured with the helper off, and the shim apart.
+        alone = {**env, **HELPER_OFF} if helper and name == "ecs-ipam" else env
+        out[name]["peak_rss_kib"] = _peak(exe, config, alone, adds, tmp)
+        if helper and name == "ecs-ipam":
+            out[name]["peak_rss_shim_kib"] = _peak(exe, config, env, adds + RSS_RUNS, tmp)
+    stop_helpers(tmp)
     if "host-local" in runs:
         ours, theirs = out["ecs-ipam"], out["host-local"]
         out["ecs-ipam_over_host-local"] = {

@@ -10,13 +10,20 @@ Both get cniVersion 0.4.0, MTU 1500, the same CNI_PATH (a directory of symlinks
 to the four executables) and a minimal environment. No `ipam.id` in ours, so
 ecs-ipam owns each address by CNI_CONTAINERID as host-local does. ecs-bridge
 logs at its default level (info) to a file in the temporary directory.
+
+If the installed console scripts are the exec shim in front of a resident
+helper (`ecs_bridge.cli.shim`), ours also get ECS_BRIDGE_HELPER_DIR in the
+temporary directory, so the benchmark's calls are served by a helper of its
+own (not one that other work on the machine is using) and `stop_helpers` can
+end it afterwards, and ECS_BRIDGE_HELPER_IDLE=15 (s) so that one left behind
+does not stay long. Both are ignored by a build without the helper.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,12 +32,61 @@ from bench import spawn
 from bench.common import BIN_DIR
 from bench.netns import RUN_NETNS, inside
 
-__all__ = ["REF_DIR", "Plugin", "PluginFailed", "cni_bin", "ours", "ref", "stub_ipam"]
+__all__ = ["HELPER_OFF", "REF_DIR", "Plugin", "PluginFailed", "cni_bin", "has_helper",
+           "helper_env", "helper_peaks_kib", "ours", "ref", "stop_helpers", "stub_ipam"]
 
 REF_DIR = Path("/usr/lib/cni")
 ROUTE = {"dst": "169.254.170.2/32"}
 VERSION = "0.4.0"
 PATH = os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+HELPER_OFF = {"ECS_BRIDGE_HELPER": "off"}
+"""ecs-bridge and ecs-ipam run the plugin in their own process, helper or not."""
+HELPER_CMDLINE = b"ecs_bridge.cli.helper"
+
+
+def has_helper() -> bool:
+    """Are the installed `ecs-bridge`/`ecs-ipam` the shim in front of a resident helper?"""
+    script = (BIN_DIR / "ecs-bridge").read_text(errors="replace")
+    return "ecs_bridge.cli.shim" in script
+
+
+def helper_env(tmp: Path) -> dict[str, str]:
+    return {"ECS_BRIDGE_HELPER_DIR": str(tmp / "helper"), "ECS_BRIDGE_HELPER_IDLE": "15"}
+
+
+def _helper_pids(tmp: Path) -> list[int]:
+    """The helpers serving from `tmp`'s helper directory (their lock files hold the pid)."""
+    pids = []
+    for lock in (tmp / "helper").glob("*.lock"):
+        try:
+            pid = int(lock.read_text().split()[0])
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if HELPER_CMDLINE in f.read():
+                    pids.append(pid)
+        except (OSError, ValueError, IndexError):
+            continue
+    return pids
+
+
+def helper_peaks_kib(tmp: Path) -> list[int]:
+    """VmHWM (peak RSS) of each live helper of `tmp`."""
+    peaks = []
+    for pid in _helper_pids(tmp):
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                peaks += [int(line.split()[1]) for line in f if line.startswith("VmHWM:")]
+        except OSError:
+            continue
+    return peaks
+
+
+def stop_helpers(tmp: Path) -> None:
+    """End the helpers this benchmark's calls started (by pid, from their lock files)."""
+    for pid in _helper_pids(tmp):
+        try:
+            os.kill(pid, 15)
+        except OSError:
+            pass
 
 
 class PluginFailed(RuntimeError):
@@ -58,12 +114,15 @@ class Plugin:
                 "CNI_NETNS": netns, "CNI_IFNAME": ifname}
 
     def start(self, command: str, *, host: str, container: str, container_id: str,
-              ifname: str = "eth0") -> spawn.Running:
-        """Start the plugin in namespace `host` for the container namespace `container`."""
+              ifname: str = "eth0", argv: Sequence[str] | None = None,
+              extra_env: Mapping[str, str] | None = None) -> spawn.Running:
+        """Start the plugin in namespace `host` for the container namespace `container`
+        (or `argv` in its place, given the same environment and stdin)."""
         env = self.env(command, netns=f"{RUN_NETNS}/{container}", container_id=container_id,
                        ifname=ifname)
         with inside(host):
-            return spawn.start([self.exe], env=env, stdin=self.stdin)
+            return spawn.start(argv or [self.exe], env={**env, **(extra_env or {})},
+                               stdin=self.stdin)
 
     def call(self, command: str, *, host: str, container: str, container_id: str,
              ifname: str = "eth0") -> spawn.Exit:
@@ -99,7 +158,8 @@ def cni_bin(tmp: Path) -> Path:
     return d
 
 
-def ours(tmp: Path, *, cni_path: Path, state: str = "ipam") -> Plugin:
+def ours(tmp: Path, *, cni_path: Path, state: str = "ipam", label: str = "ecs-bridge",
+         extra_env: Mapping[str, str] | None = None) -> Plugin:
     """ecs-bridge + ecs-ipam; `state` names the database's directory under `tmp`."""
     subnet = "169.254.172.0/22"
     ipam = {"type": "ecs-ipam", "ipv4-subnet": subnet, "ipv4-routes": [ROUTE]}
@@ -107,8 +167,9 @@ def ours(tmp: Path, *, cni_path: Path, state: str = "ipam") -> Plugin:
               "bridge": "ecs-br0", "mtu": 1500, "ipam": ipam}
     env = {"PATH": PATH, "CNI_PATH": str(cni_path),
            "IPAM_DB_PATH": str(tmp / state / "ipam.db"),
-           "ECS_CNI_LOG_FILE": str(tmp / "ecs-cni.log")}
-    return Plugin("ecs-bridge", str(cni_path / "ecs-bridge"), str(cni_path / "ecs-ipam"),
+           "ECS_CNI_LOG_FILE": str(tmp / "ecs-cni.log"), **helper_env(tmp),
+           **(extra_env or {})}
+    return Plugin(label, str(cni_path / "ecs-bridge"), str(cni_path / "ecs-ipam"),
                   "ecs-br0", subnet, config, env)
 
 
