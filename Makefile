@@ -17,9 +17,10 @@ install: $(STAMP)
 	@git rev-parse --short HEAD > src/ecs_bridge/_githash 2>/dev/null || true
 
 # Debian packages the e2e tests and benchmarks need: the reference plugins
-# (bridge, host-local, tuning) to compare with and chain with, and Go + libcni
-# to build the libcni test driver. Installed only as root, only if missing.
-DEB_DEPS := containernetworking-plugins golang-go golang-github-appc-cni-dev
+# (bridge, host-local, tuning) to compare with and chain with, Go + libcni
+# to build the libcni test driver, and GNU time (the benchmarks' peak RSS).
+# Installed only as root, only if missing.
+DEB_DEPS := containernetworking-plugins golang-go golang-github-appc-cni-dev time
 deps:
 	@if [ "$$(id -u)" = 0 ]; then \
 		missing=$$(for p in $(DEB_DEPS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
@@ -44,10 +45,13 @@ test-e2e: install deps
 
 lint: install
 	$(BIN)/ruff check src tests bench
-	$(BIN)/mypy src tests
+	$(BIN)/mypy src tests bench
 
+# Benchmarks against Debian's reference plugins (root): `make bench BENCH_ARGS=--quick`
+# for smaller counts. Results in bench/results/ (latest.md).
+BENCH_ARGS ?=
 bench: install deps
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache src/*.egg-info
