@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import pytest
+
+from ecs_bridge.adapters.sqlite_store import SqliteStore
+from ecs_bridge.cli.ctl.context import open_sqlite_store
+from ecs_bridge.domain.errors import CniError
 from tests.unit.ctl_support import NOW, V6, FakeHost
+from tests.unit.ipam_support import alloc
 
 GATEWAY = ("169.254.172.1", "")
 
@@ -181,3 +188,21 @@ def test_gc_of_a_bridge_less_host_releases_every_old_owner() -> None:
     host.hold("169.254.172.50", "lost")
     assert host.ctl("ipam", "gc").exit_code == 0
     assert host.held() == []
+
+
+def test_the_real_store_reads_a_database_and_never_creates_one(tmp_path: Path) -> None:
+    missing = tmp_path / "data" / "eni-ipam.db"
+    with open_sqlite_store(str(missing)) as store, store.transaction() as tx:
+        assert tx.every_allocation() == []
+    assert not missing.parent.exists()
+    with SqliteStore.open(str(missing)) as made, made.transaction() as tx:
+        tx.insert(alloc("169.254.172.2", "169.254.172.0/22", "task-1"))
+    with open_sqlite_store(str(missing)) as store, store.transaction() as tx:
+        assert [a.owner for a in tx.every_allocation()] == ["task-1"]
+
+
+def test_a_database_path_that_cannot_be_looked_at_is_error_5(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    with pytest.raises(CniError, match=r"cannot read the IPAM database .*: Not a directory"), \
+            open_sqlite_store(str(tmp_path / "file" / "x.db")):
+        pass

@@ -20,6 +20,7 @@ from attrs import frozen
 
 from ecs_bridge.domain.allocation import AllocationStore
 from ecs_bridge.domain.duration import parse_go_duration
+from ecs_bridge.domain.errors import IO_FAILURE, CniError
 from ecs_bridge.domain.inventory import NetnsIds
 from ecs_bridge.domain.ports import Kernel, Logger
 
@@ -84,9 +85,14 @@ def open_sqlite_store(path: str) -> Iterator[AllocationStore]:
     from ecs_bridge.adapters.memory_store import MemoryStore  # noqa: PLC0415
     from ecs_bridge.adapters.sqlite_store import SqliteStore  # noqa: PLC0415
 
-    if not os.path.lexists(path):
+    try:
+        os.lstat(path)
+    except FileNotFoundError:
         yield MemoryStore()
         return
+    except OSError as exc:  # not "absent": we may not look (EACCES), so we cannot tell
+        raise CniError(IO_FAILURE, f"cannot read the IPAM database {path!r}: "
+                       f"{exc.strerror or exc}") from None
     timeout = parse_go_duration(os.environ.get(DB_TIMEOUT_ENV) or "5s", DB_TIMEOUT_ENV)
     with SqliteStore.open(path, timeout=timeout) as store:
         yield store
