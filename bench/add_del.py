@@ -13,7 +13,10 @@ so it execs the IPAM plugin's DEL too.
 If the installed ecs-bridge is the shim in front of a resident helper
 (bench/plugins.py), a third plugin joins the interleaving: ecs-bridge with
 ECS_BRIDGE_HELPER=off, which runs the plugin in its own process as a call does
-when no helper is up (after the helper's idle timeout, or its first call).
+when no helper is up; and 10 ADDs and DELs each made with no helper up (a
+helper directory of its own, whose helper is stopped after the call): the
+first call after the helper's idle timeout, which runs in-process and starts
+a helper in the background.
 
 Peak RSS, in separate untimed ADDs under GNU time (bench/spawn.py), the largest
 of 5: of the process tree (the bridge plugin or its IPAM child, whichever is
@@ -43,6 +46,7 @@ from bench.plugins import (
     Plugin,
     cni_bin,
     has_helper,
+    helper_env,
     helper_peaks_kib,
     ours,
     ref,
@@ -55,6 +59,8 @@ __all__ = ["main"]
 
 RSS_RUNS = 5
 NO_HELPER = "ecs-bridge-no-helper"
+COLD = "ecs-bridge-cold"
+COLD_RUNS = 10
 
 
 def _pair(plugin: Plugin, host: str, container: str, cid: str) -> tuple[Exit, Exit]:
@@ -71,9 +77,27 @@ def _peak(plugin: Plugin, host: str, containers: list[str], tmp: Path) -> int | 
     return max(known) if known else None
 
 
+def _cold(tmp: Path, cni: Path, host: str, containers: list[str]) -> dict[str, Any]:
+    """ADD and DEL with no helper up (each with a helper directory of its own, the
+    helper it starts stopped afterwards): the first call after the helper's idle
+    timeout."""
+    adds: list[float] = []
+    dels: list[float] = []
+    for i, container in enumerate(containers):
+        for command, walls in (("ADD", adds), ("DEL", dels)):
+            name = f"helper-cold-{i}-{command}"
+            cold = ours(tmp, cni_path=cni, state="ipam-cold", label=COLD,
+                        extra_env=helper_env(tmp, name))
+            walls.append(cold.call(command, host=host, container=container,
+                                   container_id=f"cold-{i}").wall)
+            stop_helpers(tmp, name, wait_started=5)
+    return {"add": summary(adds), "del": summary(dels)}
+
+
 def measure(pairs: int, tmp: Path) -> dict[str, Any]:
     cni = cni_bin(tmp)
     helper = has_helper()
+    cold_runs = COLD_RUNS if helper else 0
     plugins = [ours(tmp, cni_path=cni), ref(tmp, cni_path=cni)]
     if helper:
         plugins.append(ours(tmp, cni_path=cni, state="ipam-no-helper", label=NO_HELPER,
@@ -83,7 +107,7 @@ def measure(pairs: int, tmp: Path) -> dict[str, Any]:
         hosts = dict(zip([p.label for p in plugins],
                          nss.make([f"host{n}" for n in range(len(plugins))], lo_up=True),
                          strict=True))
-        containers = {p.label: nss.make([f"c{n}"] * (pairs + 1 + 2 * RSS_RUNS))
+        containers = {p.label: nss.make([f"c{n}"] * (pairs + 1 + 2 * RSS_RUNS + cold_runs))
                       for n, p in enumerate(plugins)}
         runs: dict[str, dict[str, list[Exit]]] = {p.label: {"ADD": [], "DEL": []}
                                                   for p in plugins}
@@ -96,6 +120,9 @@ def measure(pairs: int, tmp: Path) -> dict[str, Any]:
                                        f"ctr-{i}")
                 runs[p.label]["ADD"].append(added)
                 runs[p.label]["DEL"].append(deleted)
+        if helper:
+            spare = containers["ecs-bridge"][-cold_runs:]
+            out[COLD] = _cold(tmp, cni, hosts["ecs-bridge"], spare)
         peaks: dict[str, dict[str, int | None]] = {}
         for p in plugins[:2]:
             # With the helper, GNU time would see only the shim: the plugin's own
@@ -161,6 +188,10 @@ def main(argv: list[str] | None = None) -> int:
               f"first ADD {f['first_add_creates_bridge_ms']} ms | peak RSS (KiB) "
               f"{ {k: v for k, v in f.items() if k.startswith('peak_rss')} }")
     print(f"ecs-bridge / bridge: {figures['ratio']}")
+    if COLD in figures:
+        c = figures[COLD]
+        print(f"ecs-bridge, no helper up yet (cold): ADD median {c['add']['median_ms']} ms, "
+              f"DEL median {c['del']['median_ms']} ms")
     if "ratio_no_helper" in figures:
         print(f"ecs-bridge with ECS_BRIDGE_HELPER=off / bridge: {figures['ratio_no_helper']}")
     print(f"wrote {write_result('add_del', record)}")

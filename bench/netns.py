@@ -97,8 +97,9 @@ class Namespaces:
         missing = [n for n in names if not os.path.exists(f"{RUN_NETNS}/{n}")]
         if missing:
             raise RuntimeError(f"could not create namespaces {missing[:3]}... (root?)")
-        if lo_up:
-            _batch(f"-n {n} link set lo up" for n in names)
+        if lo_up:  # `-n` is no option inside a batch: one `ip` per namespace
+            for n in names:
+                subprocess.run(["ip", "-n", n, "link", "set", "lo", "up"], capture_output=True)
         return names
 
     def delete(self, names: Iterable[str]) -> None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,14 +51,15 @@ def has_helper() -> bool:
     return "ecs_bridge.cli.shim" in script
 
 
-def helper_env(tmp: Path) -> dict[str, str]:
-    return {"ECS_BRIDGE_HELPER_DIR": str(tmp / "helper"), "ECS_BRIDGE_HELPER_IDLE": "15"}
+def helper_env(tmp: Path, name: str = "helper") -> dict[str, str]:
+    """A helper directory of the benchmark's own: `tmp`/`name` (its name starts "helper")."""
+    return {"ECS_BRIDGE_HELPER_DIR": str(tmp / name), "ECS_BRIDGE_HELPER_IDLE": "15"}
 
 
-def _helper_pids(tmp: Path) -> list[int]:
-    """The helpers serving from `tmp`'s helper directory (their lock files hold the pid)."""
+def _helper_pids(tmp: Path, name: str = "helper*") -> list[int]:
+    """The helpers serving from `tmp`'s helper directories (their lock files hold the pid)."""
     pids = []
-    for lock in (tmp / "helper").glob("*.lock"):
+    for lock in tmp.glob(f"{name}/*.lock"):
         try:
             pid = int(lock.read_text().split()[0])
             with open(f"/proc/{pid}/cmdline", "rb") as f:
@@ -80,13 +82,23 @@ def helper_peaks_kib(tmp: Path) -> list[int]:
     return peaks
 
 
-def stop_helpers(tmp: Path) -> None:
-    """End the helpers this benchmark's calls started (by pid, from their lock files)."""
-    for pid in _helper_pids(tmp):
+def stop_helpers(tmp: Path, name: str = "helper*", *, wait_started: float = 0.0) -> None:
+    """End the helpers this benchmark's calls started (by pid, from the lock files in
+    `tmp`/`name`), and wait until they are gone. With `wait_started`, first wait up
+    to that many seconds for one to appear (a shim starts its helper in the background)."""
+    deadline = time.monotonic() + wait_started
+    pids = _helper_pids(tmp, name)
+    while not pids and time.monotonic() < deadline:
+        time.sleep(0.02)
+        pids = _helper_pids(tmp, name)
+    for pid in pids:
         try:
             os.kill(pid, 15)
         except OSError:
             pass
+    deadline = time.monotonic() + 5
+    while any(os.path.exists(f"/proc/{pid}") for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.02)
 
 
 class PluginFailed(RuntimeError):
