@@ -68,11 +68,21 @@ def _git_head() -> str:
     return run.stdout.strip() if run.returncode == 0 else git_short_hash()
 
 
+def _uncommitted() -> list[str]:
+    """Files of the measured code (src/, pyproject.toml) that differ from the commit."""
+    run = subprocess.run(["git", "status", "--porcelain", "--", "src", "pyproject.toml"],
+                         capture_output=True, text=True, cwd=Path(__file__).parent.parent)
+    return [line[3:] for line in run.stdout.splitlines()
+            if line[3:] and "__pycache__" not in line and not line.endswith("_githash")]
+
+
 def header(name: str) -> dict[str, Any]:
-    """The fields every record starts with: what, when, which commit, on what."""
+    """The fields every record starts with: what, when, which commit (and which of
+    the measured files were not committed yet), on what."""
     return {"benchmark": name,
             "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "git": _git_head(), "python": platform.python_version(),
+            "git": _git_head(), "uncommitted": _uncommitted(),
+            "python": platform.python_version(),
             "machine": f"{platform.machine()} {os.cpu_count()} cpu",
             "loadavg_at_start": [round(x, 2) for x in os.getloadavg()]}
 

@@ -283,8 +283,10 @@ def _header(r: dict[str, Any]) -> list[str]:
     first = next(v for v in r.values() if v)
     runs = ", ".join(f"{k} {v['when']} (load {v.get('loadavg_at_start')})"
                      for k, v in r.items() if v)
+    dirty = sorted({f for v in r.values() if v for f in v.get("uncommitted", [])})
+    note = (f" (plus changes not yet committed to {', '.join(dirty)})" if dirty else "")
     return ["# Benchmark results", "",
-            f"Commit {first['git']}, Python {first['python']}, {first['machine']}. "
+            f"Commit {first['git']}{note}, Python {first['python']}, {first['machine']}. "
             f"Command: `make bench` (`.venv/bin/python -m bench`). Runs: {runs}.", "",
             "What is timed: every plugin run is timed from just before posix_spawn to the "
             "return of waitpid, in the driver, which has entered the plugin's throwaway host "
