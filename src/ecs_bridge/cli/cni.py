@@ -35,7 +35,8 @@ __all__ = ["MAX_STDIN", "Plugin", "Request", "run", "serve"]
 MAX_STDIN = 1 << 20
 """A network config is a few hundred bytes; anything past 1 MiB is refused unread."""
 
-_NETWORK_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.\-]*$")
+_NETWORK_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.\-]*")
+"""Matched with `fullmatch`: `$` would let a trailing newline through, as Go's `$` does not."""
 _MIN_VERSION = {"CHECK": "0.4.0", "STATUS": "1.1.0", "GC": "1.1.0"}
 
 
@@ -183,7 +184,7 @@ def _check_name(config: Mapping[str, Any]) -> None:
     name = config.get("name")
     if name is None:
         return
-    if not isinstance(name, str) or not _NETWORK_NAME.match(name):
+    if not isinstance(name, str) or not _NETWORK_NAME.fullmatch(name):
         raise CniError(INVALID_CONFIG, f"invalid characters found in network name {name!r}")
 
 

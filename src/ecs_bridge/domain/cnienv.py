@@ -16,7 +16,7 @@ __all__ = ["COMMANDS", "CniEnv", "check_ifname", "parse_cni_args", "parse_env"]
 
 COMMANDS = frozenset({"ADD", "DEL", "CHECK", "VERSION", "STATUS", "GC"})
 IFNAMSIZ = 16
-_CONTAINER_ID = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.\-]*$")
+_CONTAINER_ID = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.\-]*")  # fullmatch: `$` allows "id\n"
 _VARIABLES = {
     "command": "CNI_COMMAND",
     "container_id": "CNI_CONTAINERID",
@@ -47,7 +47,7 @@ def parse_env(environ: Mapping[str, str], *, required: Collection[str] = ()) -> 
     if command not in COMMANDS:
         raise CniError(INVALID_ENV, f"unknown CNI_COMMAND: {command}")
     container_id = environ.get("CNI_CONTAINERID", "")
-    if container_id and not _CONTAINER_ID.match(container_id):
+    if container_id and not _CONTAINER_ID.fullmatch(container_id):
         raise CniError(
             INVALID_ENV,
             f"invalid characters in containerID {container_id!r}",
