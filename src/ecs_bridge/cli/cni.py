@@ -165,6 +165,9 @@ def _decode_config(stdin: bytes) -> Mapping[str, Any]:
         config = json.loads(text)
     except json.JSONDecodeError as exc:
         raise CniError(DECODE_FAILURE, f"error unmarshall network config: {exc}") from None
+    except RecursionError:  # `[[[[...` well under MAX_STDIN: bad input, not a bug (999)
+        raise CniError(DECODE_FAILURE, "error unmarshall network config: nested too deeply",
+                       f"{len(stdin)} bytes of arrays or objects inside each other") from None
     if not isinstance(config, dict):
         raise CniError(DECODE_FAILURE,
                        f"error unmarshall network config: not a JSON object: {text[:60]!r}")
@@ -201,7 +204,7 @@ def _version_info(stdin: bytes) -> dict[str, Any]:
     asked = ""
     try:
         asked = json.loads(stdin or b"{}").get("cniVersion", "")
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):  # VERSION answers whatever came
         pass
     version = asked if asked in SUPPORTED_VERSIONS else LATEST
     return {"cniVersion": version, "supportedVersions": list(SUPPORTED_VERSIONS)}
