@@ -47,7 +47,8 @@ def _fatal(message: str) -> None:
 
 def _open_netns(path: str) -> int:
     try:
-        return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        # O_NONBLOCK: a FIFO at the path must fail setns (EINVAL), not block the open.
+        return os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except (FileNotFoundError, NotADirectoryError) as exc:
         raise NamespaceNotFound(path, exc.strerror or "") from None
     except OSError as exc:

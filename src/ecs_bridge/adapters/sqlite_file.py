@@ -105,7 +105,8 @@ def _create_and_read_header(path: str) -> bytes:
         raise CniError(IO_FAILURE, f"IPAM database {path!r} is a symbolic link "
                        f"(to {os.readlink(path)!r}); refusing to follow it")
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        # O_NONBLOCK: a FIFO must be refused as not a regular file, not block the open.
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as exc:
         raise _io_error(path, "open the IPAM database", exc) from None
     try:  # closed before SQLite opens the file: closing would drop its POSIX locks
