@@ -1,7 +1,8 @@
 """Opening the ecs-ipam database file: create it safely, recognise it, initialise it once.
 
-- The parent directory is created 0700 if missing; the file is created 0600 by
-  us (`O_CREAT|O_EXCL|O_NOFOLLOW`) before SQLite sees it. A symbolic link or a
+- The parent directory, and any missing above it, is created 0700; the file is
+  created 0600 by us (`O_CREAT|O_EXCL|O_NOFOLLOW`) before SQLite sees it (SQLite
+  gives its -wal and -shm files the database's mode). A symbolic link or a
   non-regular file at the path is refused.
 - A file is ours when its SQLite header carries our `application_id` and its
   `meta` table says `format = ecs-ipam`. The header is read with plain `read()`
@@ -86,9 +87,25 @@ def _io_error(path: str, what: str, exc: OSError) -> CniError:
 def _make_parent(path: str) -> None:
     parent = os.path.dirname(path) or "."
     try:
-        os.makedirs(parent, mode=0o700, exist_ok=True)
+        _make_private_dirs(parent)
     except OSError as exc:
         raise _io_error(parent, "create the IPAM database directory", exc) from None
+
+
+def _make_private_dirs(directory: str) -> None:
+    # Every directory created is 0700, not only the last: os.makedirs makes the
+    # intermediate ones 0777 & ~umask, world-writable under umask 0, where anyone
+    # could swap the database's directory for their own.
+    if os.path.isdir(directory):
+        return
+    above = os.path.dirname(directory)
+    if above and above != directory:
+        _make_private_dirs(above)
+    try:
+        os.mkdir(directory, 0o700)
+    except FileExistsError:
+        if not os.path.isdir(directory):
+            raise
 
 
 def _create_and_read_header(path: str) -> bytes:
