@@ -4,11 +4,19 @@ Line format: `2026-11-29T13:36:12.123Z INFO msg key=value ...` (UTC). The file
 is created 0640 and never followed through a symlink. Any error while opening
 or writing (missing directory, read-only file system, full disk) is swallowed:
 a CNI operation must not fail because of its log.
+
+Only a regular file is written to: a FIFO or a device at the path is left alone
+(opened non-blocking, so a FIFO without a reader cannot hang the plugin). A
+pre-existing world-writable log file, in which anyone could forge or erase lines,
+has its world-write bit cleared before the first line is written; where that is
+not allowed (the file is someone else's), nothing is logged.
 """
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 import time
 
 __all__ = ["LEVELS", "FileLog", "NullLog"]
@@ -52,11 +60,7 @@ class FileLog:
         line = f"{line} {pairs}\n" if pairs else f"{line}\n"
         try:
             if self._fd is None:
-                self._fd = os.open(
-                    self.path,
-                    os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC,
-                    0o640,
-                )
+                self._fd = _open_log(self.path)
             os.write(self._fd, line.encode("utf-8", "backslashreplace"))
         except OSError:
             self._broken = True
@@ -68,6 +72,23 @@ class FileLog:
             except OSError:
                 pass
             self._fd = None
+
+
+def _open_log(path: str) -> int:
+    """An fd appending to the regular file at `path` (created 0640), never world-writable;
+    OSError for anything else."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK
+                 | os.O_CLOEXEC, 0o640)
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise OSError(errno.EINVAL, f"log {path!r} is not a regular file")
+        if mode & stat.S_IWOTH:
+            os.fchmod(fd, stat.S_IMODE(mode) & ~stat.S_IWOTH)  # EPERM unless the file is ours
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 def _quote(value: object) -> str:
