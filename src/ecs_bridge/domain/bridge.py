@@ -49,6 +49,7 @@ def add(
     log: Logger,
     random_bytes: Callable[[int], bytes],
 ) -> Result:
+    plan.attachment_alias(where.container_id, where.ifname)  # an id too long fails here
     # A missing namespace fails here, before any change.
     with closing(kernel.host()) as host, closing(kernel.open(where.netns)) as container:
         return _add(config, where, host=host, container=container, ipam=ipam, log=log,

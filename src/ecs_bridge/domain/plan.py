@@ -5,12 +5,13 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable, Sequence
 
-from ecs_bridge.domain.errors import IPAM_FAILURE, CniError
+from ecs_bridge.domain.errors import INVALID_ENV, IPAM_FAILURE, CniError
 from ecs_bridge.domain.ports import SCOPE_UNIVERSE, KernelAddress
 from ecs_bridge.domain.types import IPAddress, IPConfig, IPInterface, Result, Route
 
 __all__ = [
     "ALIAS_PREFIX",
+    "MAX_ALIAS_BYTES",
     "attachment_alias",
     "bridge_address",
     "bridge_mac",
@@ -30,11 +31,23 @@ RandomBytes = Callable[[int], bytes]
 ALIAS_PREFIX = "cni:"
 
 
+MAX_ALIAS_BYTES = 255
+"""The kernel's limit on an interface alias (IFALIASZ - 1); a longer one is ERANGE."""
+
+
 def attachment_alias(container_id: str, ifname: str) -> str:
     """The alias marking a host veth with the attachment it serves: `cni:<id>/<ifname>`.
 
-    Neither part can hold a `/` (CNI_CONTAINERID and CNI_IFNAME are validated)."""
-    return f"{ALIAS_PREFIX}{container_id}/{ifname}"
+    Neither part can hold a `/` (CNI_CONTAINERID and CNI_IFNAME are validated). A
+    container id too long for the kernel's alias is error 4, so ADD calls this before
+    it changes anything."""
+    alias = f"{ALIAS_PREFIX}{container_id}/{ifname}"
+    if len(alias.encode()) > MAX_ALIAS_BYTES:
+        limit = MAX_ALIAS_BYTES - len(f"{ALIAS_PREFIX}/{ifname}".encode())
+        raise CniError(INVALID_ENV, f"CNI_CONTAINERID {container_id!r} is longer than "
+                       f"{limit} bytes", "ecs-bridge marks the host veth with it in an "
+                       f"interface alias of at most {MAX_ALIAS_BYTES} bytes")
+    return alias
 
 
 def parse_attachment_alias(alias: str) -> tuple[str, str] | None:
