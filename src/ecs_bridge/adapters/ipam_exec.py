@@ -21,9 +21,13 @@ from ecs_bridge.domain import resultcodec
 from ecs_bridge.domain.errors import IPAM_FAILURE, CniError
 from ecs_bridge.domain.types import Result
 
-__all__ = ["ExecIpam", "LocalRunner", "find_plugin"]
+__all__ = ["DELEGATE_MARK", "ExecIpam", "LocalRunner", "find_plugin"]
 
 DEFAULT_TIMEOUT = 60.0
+DELEGATE_MARK = "ECS_BRIDGE_IPAM_DELEGATE"
+"""Set to 1 in the environment of an exec'd IPAM plugin. ecs-bridge refuses to run with
+it: `ipam.type` naming ecs-bridge (or a link to it) would otherwise exec ecs-bridge
+from ecs-bridge without end."""
 
 LocalRunner = Callable[[Mapping[str, str], bytes], tuple[int, bytes]]
 """Runs the IPAM plugin in-process: (environment, stdin) -> (exit status, stdout)."""
@@ -101,7 +105,8 @@ class ExecIpam:
         import subprocess  # noqa: PLC0415 - not needed when the plugin runs in-process
 
         try:
-            proc = subprocess.run([self.executable], input=self.stdin, env=env,
+            proc = subprocess.run([self.executable], input=self.stdin,
+                                  env={**env, DELEGATE_MARK: "1"},
                                   stdout=subprocess.PIPE, timeout=self.timeout)
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise CniError(IPAM_FAILURE, f"cannot run IPAM plugin {self.executable}",

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from ecs_bridge.cli.cni import Plugin, Request, run, serve
 from ecs_bridge.domain import bridge, check, gc, plan, resultcodec
-from ecs_bridge.domain.errors import INVALID_ENV, CniError
+from ecs_bridge.domain.errors import INVALID_CONFIG, INVALID_ENV, CniError
 from ecs_bridge.domain.netconf import parse_bridge_config
 from ecs_bridge.domain.ports import IpamDelegate, Kernel
 from ecs_bridge.domain.types import Result
@@ -62,6 +62,11 @@ def _prev_result(request: Request) -> Result | None:
 
 
 def handle(request: Request) -> dict[str, Any] | None:
+    from ecs_bridge.adapters.ipam_exec import DELEGATE_MARK  # noqa: PLC0415 - as in _ipam
+
+    if request.environ.get(DELEGATE_MARK):
+        raise CniError(INVALID_CONFIG, "ecs-bridge was exec'd as the IPAM plugin of ecs-bridge",
+                       "ipam.type must name an IPAM plugin such as ecs-ipam, not ecs-bridge")
     env = request.env
     config = parse_bridge_config(request.config, command=env.command)
     request.log.bind(bridge=config.bridge)
