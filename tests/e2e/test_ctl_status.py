@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from ecs_bridge.adapters.netns_ids import NetlinkNetnsIds
 from tests.e2e.bridgekit import bridge_config, veths_on
 from tests.e2e.conftest import Netns
 from tests.e2e.ctlkit import attach, ctl, status
@@ -109,3 +110,14 @@ def test_status_finds_a_container_namespace_that_has_no_name(
                             "addresses": ["169.254.172.2/22"]}
     assert isinstance(veth["peerNetnsId"], int)
     assert [v["ifname"] for v in veths_on(host_ns, "ecs-br0")] == [veth["name"]]
+
+
+def test_namespace_ids_of_paths_that_are_no_namespace_are_none(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "fifo")  # must not hang the open
+    (tmp_path / "file").write_text("")
+    ids = NetlinkNetnsIds()
+    try:
+        assert [ids.of(str(tmp_path / name)) for name in ("fifo", "file", "missing")] == [
+            None, None, None]
+    finally:
+        ids.close()

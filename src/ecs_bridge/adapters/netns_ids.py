@@ -13,6 +13,7 @@ from typing import Any
 
 from ecs_bridge.adapters.kernel_common import failure
 from ecs_bridge.adapters.netlink_msgs import pyroute2, refused
+from ecs_bridge.domain.errors import KernelError
 
 __all__ = ["NetlinkNetnsIds"]
 
@@ -36,13 +37,15 @@ class NetlinkNetnsIds:
         return ids
 
     def of(self, path: str) -> int | None:
-        try:
-            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        try:  # O_NONBLOCK: a FIFO planted at the path must not hang the open
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         except OSError:
             return None
         try:
             with refused(lambda code: failure(code, f"get the id of namespace {path!r}")):
                 answer = self._nl().get_netnsid(fd=fd)
+        except KernelError:
+            return None  # not a network namespace (EINVAL): no id to have
         finally:
             os.close(fd)
         nsid = None if answer is None else answer.get("nsid")
