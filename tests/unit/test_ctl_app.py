@@ -14,6 +14,7 @@ import typer.main
 
 from ecs_bridge import __version__
 from ecs_bridge.cli.ctl.app import app
+from ecs_bridge.cli.ctl.install import PLUGINS, entry_point
 from ecs_bridge.domain.versions import SUPPORTED_VERSIONS
 from tests.unit.ctl_support import FakeHost
 
@@ -69,8 +70,10 @@ def test_an_unknown_option_is_a_usage_error() -> None:
 
 
 def test_the_cni_executables_never_import_typer_or_the_ctl() -> None:
-    probe = ("import sys, ecs_bridge.cli.bridge_main, ecs_bridge.cli.ipam_main, "
-             "ecs_bridge.cli.cni; print(sorted(m for m in sys.modules "
+    entry = [entry_point(name).split(":")[0] for name in PLUGINS]
+    modules = ", ".join([*entry, "ecs_bridge.cli.bridge_main", "ecs_bridge.cli.ipam_main",
+                         "ecs_bridge.cli.cni"])
+    probe = (f"import sys, {modules}; print(sorted(m for m in sys.modules "
              "if m.split('.')[0] in ('typer', 'click', 'rich') or m.startswith("
              "'ecs_bridge.cli.ctl')))")
     run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
