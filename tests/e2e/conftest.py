@@ -3,12 +3,16 @@ the installed executables, and an `ip -j` observer independent of our adapters."
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
 import shutil
+import signal
+import socket
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -38,6 +42,21 @@ def _can_use_netns() -> str:
 
 
 _NETNS_PROBLEM = _can_use_netns()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_helper_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Plugins run by this session use a helper of their own (see cli/shim.py), which
+    is stopped at the end, so tests never meet a helper of other code or leave one."""
+    directory = tmp_path_factory.mktemp("helper")
+    directory.chmod(0o700)
+    os.environ["ECS_BRIDGE_HELPER_DIR"] = str(directory)
+    yield directory
+    for lock in directory.glob("*.lock"):
+        pid = lock.read_text().strip()
+        if pid.isdigit():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pid), signal.SIGTERM)
 
 
 @pytest.fixture(autouse=True)
@@ -118,6 +137,24 @@ def container_ns(make_netns: Callable[[str], Netns]) -> Netns:
     return make_netns("ctr")
 
 
+def wait_for_helper(timeout: float = 20.0) -> None:
+    """Until this session's helper accepts calls (the first call only starts it)."""
+    directory = Path(os.environ["ECS_BRIDGE_HELPER_DIR"])
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for path in directory.glob("*.sock"):
+            with socket.socket(socket.AF_UNIX) as probe, contextlib.suppress(OSError):
+                probe.connect(str(path))
+                return
+        time.sleep(0.05)
+    pytest.fail(f"no helper listening in {directory} after {timeout} s")
+
+
+def helper_env() -> dict[str, str]:
+    """The ECS_BRIDGE_* settings of this session, for environments built from scratch."""
+    return {k: v for k, v in os.environ.items() if k.startswith("ECS_BRIDGE_")}
+
+
 @frozen
 class PluginRun:
     returncode: int
@@ -141,7 +178,8 @@ def exec_plugin(
     if isinstance(stdin, Mapping):
         stdin = json.dumps(stdin)
     data = stdin.encode() if isinstance(stdin, str) else stdin
-    full_env = {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"), **env}
+    full_env = {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
+                **helper_env(), **env}
     argv = [str(exe)]
     if netns is not None:
         argv = ["ip", "netns", "exec", netns.name, *argv]

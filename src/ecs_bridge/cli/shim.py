@@ -1,0 +1,172 @@
+"""What `ecs-bridge` and `ecs-ipam` run: a stdlib-only shim in front of a warm helper.
+
+A Python plugin pays its interpreter's start-up and its imports (pyroute2 alone
+is about 90 ms) on every container start. The shim imports only the standard
+library and hands the call to a resident helper (`cli.helper`) that has
+everything imported already: over a root-only unix socket it passes its own
+stdin, stdout and stderr, its network and mount namespaces, its environment,
+working directory and umask. A worker forked from the helper adopts all of
+these and runs the very same plugin code the shim would have run, writing its
+answer straight to the runtime's pipes. The shim exits with the worker's status.
+
+Whenever the helper cannot serve (absent, not root, declined, gone before it
+started), the shim runs the plugin itself: nothing about the answer depends on
+which way it ran. If no helper is listening, the shim also starts one in the
+background for the calls that follow. Killing the shim kills its worker (the
+worker watches the connection), so a runtime's SIGKILL still stops the call.
+
+`ECS_BRIDGE_HELPER=off` disables the helper; `ECS_BRIDGE_HELPER_DIR` moves its
+socket (default /run/ecs-bridge); `ECS_BRIDGE_HELPER_IDLE` is the helper's idle
+lifetime in seconds (default 60).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import TYPE_CHECKING, NoReturn
+
+if TYPE_CHECKING:
+    import socket
+
+__all__ = ["DECLINED", "STARTED", "bridge", "helper_dir", "ipam", "socket_path"]
+
+HELPER_SWITCH = "ECS_BRIDGE_HELPER"
+HELPER_DIR = "ECS_BRIDGE_HELPER_DIR"
+DEFAULT_DIR = "/run/ecs-bridge"
+STARTED = b"S"
+"""The worker adopted the call: from here on, only it may answer."""
+DECLINED = b"D"
+"""The helper will not serve this call; nothing was done."""
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def bridge() -> NoReturn:
+    _main("bridge")
+
+
+def ipam() -> NoReturn:
+    _main("ipam")
+
+
+def _main(plugin: str) -> NoReturn:
+    if (len(sys.argv) == 1 and os.environ.get("CNI_COMMAND") and os.geteuid() == 0
+            and os.environ.get(HELPER_SWITCH, "on") != "off"):
+        status = _via_helper(plugin)
+        if status is not None:
+            sys.exit(status)
+    _in_process(plugin)
+
+
+def _in_process(plugin: str) -> NoReturn:
+    if plugin == "bridge":
+        from ecs_bridge.cli.bridge_main import main  # noqa: PLC0415
+    else:
+        from ecs_bridge.cli.ipam_main import main  # noqa: PLC0415
+    main()
+
+
+def helper_dir() -> str:
+    return os.environ.get(HELPER_DIR) or DEFAULT_DIR
+
+
+def socket_path() -> str:
+    """The helper's socket for this exact code: its name changes with the interpreter,
+    the installed package and any change to its files, so a helper never serves a
+    call with code older than the shim's."""
+    newest = 0
+    for root, _dirs, files in os.walk(_PACKAGE):
+        for name in files:
+            if name.endswith(".py"):
+                newest = max(newest, os.stat(os.path.join(root, name)).st_mtime_ns)
+    token = f"{sys.executable}\0{_PACKAGE}\0{newest}"
+    return os.path.join(helper_dir(), f"helper-{_fnv1a(token.encode()):016x}.sock")
+
+
+def _fnv1a(data: bytes) -> int:
+    value = 0xCBF29CE484222325
+    for byte in data:
+        value = ((value ^ byte) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+    return value
+
+
+def _via_helper(plugin: str) -> int | None:
+    """The worker's exit status, or None when the shim must run the plugin itself."""
+    import socket  # noqa: PLC0415 - only on this path
+
+    path = socket_path()
+    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+    try:
+        try:
+            conn.connect(path)
+        except OSError:
+            _start_helper()
+            return None
+        if not _peer_is_root(conn):
+            return None
+        _send_call(conn, plugin)
+        if conn.recv(1) != STARTED:
+            return None  # declined, or gone before starting: nothing was done
+        status = conn.recv(1)
+    except OSError:
+        return None
+    finally:
+        conn.close()
+    if not status:
+        _worker_died(plugin)
+    return status[0]
+
+
+def _peer_is_root(conn: socket.socket) -> bool:
+    import socket  # noqa: PLC0415
+
+    creds: bytes = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12)
+    return int.from_bytes(creds[4:8], sys.byteorder) == 0
+
+
+def _send_call(conn: socket.socket, plugin: str) -> None:
+    import json  # noqa: PLC0415
+    import socket  # noqa: PLC0415
+
+    umask = os.umask(0)
+    os.umask(umask)
+    call = json.dumps({"plugin": plugin, "argv": sys.argv, "env": dict(os.environ),
+                       "cwd": os.getcwd(), "umask": umask}).encode()
+    namespaces = [os.open(f"/proc/thread-self/ns/{kind}", os.O_RDONLY | os.O_CLOEXEC)
+                  for kind in ("net", "mnt")]
+    try:
+        socket.send_fds(conn, [len(call).to_bytes(4, "big")], [0, 1, 2, *namespaces])
+    finally:
+        for fd in namespaces:
+            os.close(fd)
+    conn.sendall(call)
+
+
+def _worker_died(plugin: str) -> NoReturn:
+    # The call was under way: running it again here could do it twice. Say so.
+    sys.stdout.write(
+        '{"cniVersion": "1.1.0", "code": 999, "msg": "internal error", "details": '
+        f'"the ecs-{plugin} helper worker died before finishing the call"}}\n')
+    sys.exit(1)
+
+
+def _start_helper() -> None:
+    """Start `cli.helper` detached (new session, no inherited descriptors). Many
+    shims may race to do so; the helper's lock lets one of them serve."""
+    pid = os.fork()
+    if pid:
+        os.waitpid(pid, 0)
+        return
+    try:
+        os.setsid()
+        if os.fork() == 0:
+            null = os.open(os.devnull, os.O_RDWR)
+            for fd in (0, 1, 2):
+                os.dup2(null, fd)
+            os.closerange(3, 4096)
+            env = {k: v for k, v in os.environ.items() if k.startswith("ECS_BRIDGE_")}
+            env["PATH"] = os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+            os.execve(sys.executable, [sys.executable, "-m", "ecs_bridge.cli.helper"],  # noqa: S606
+                      env)
+    finally:
+        os._exit(0)
