@@ -100,6 +100,23 @@ def test_a_retried_add_returns_the_held_address_and_takes_nothing_new(
     assert add(store, V4_28, "b") == ["10.0.0.3/28"]
 
 
+def test_a_retried_add_from_a_new_container_moves_the_address_to_it_for_gc(
+    store: AllocationStore,
+) -> None:
+    first = Attachment("a", container_id="old-pause", ifname="eth0", network="net")
+    again = Attachment("a", container_id="new-pause", ifname="eth1", network="net")
+    ipam.allocate(store, V4_28, first, now=1000.0, log=NullLog())
+    ipam.allocate(store, V4_28, again, now=2000.0, log=NullLog())
+    with store.transaction() as tx:
+        [held] = tx.held_by("a")
+    assert (str(held.address), held.container_id, held.ifname) == ("10.0.0.2", "new-pause",
+                                                                    "eth1")
+    assert held.since == 1000.0
+    freed = ipam.collect(store, "net", {V4_28.families[0].subnet}, {("new-pause", "eth1")},
+                         log=NullLog())
+    assert freed == []
+
+
 def test_an_exact_address_is_given_and_does_not_move_the_cursor(
     store: AllocationStore,
 ) -> None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from attrs import evolve
+
 from ecs_bridge.domain.allocation import (
     GATEWAY_OWNER,
     Allocation,
@@ -58,7 +60,14 @@ def _allocate_in(
     # 4. An owner holds at most one address per family: a retried ADD gets it back.
     held = next((a for a in tx.held_by(who.owner) if a.address.version == family.version), None)
     if held is not None:
-        return _reuse(held, family, who.owner)
+        ip = _reuse(held, family, who.owner)
+        if (held.container_id, held.ifname, held.network) != (
+                who.container_id, who.ifname, who.network):
+            # The retried ADD is the attachment now: GC must judge it by that one.
+            tx.delete(held.address)
+            tx.insert(evolve(held, container_id=who.container_id, ifname=who.ifname,
+                             network=who.network))
+        return ip
     if family.address is not None:
         # 2. The exact address asked for, if nobody holds it.
         address = _take_exact(tx, family.address)
