@@ -8,7 +8,6 @@ import itertools
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -19,6 +18,8 @@ from typing import Any
 
 import pytest
 from attrs import frozen
+
+from ecs_bridge.cli import helper
 
 pytestmark = pytest.mark.e2e
 
@@ -52,11 +53,7 @@ def _private_helper_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pa
     directory.chmod(0o700)
     os.environ["ECS_BRIDGE_HELPER_DIR"] = str(directory)
     yield directory
-    for lock in directory.glob("*.lock"):
-        pid = lock.read_text().strip()
-        if pid.isdigit():
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(int(pid), signal.SIGTERM)
+    helper.stop(str(directory))
 
 
 @pytest.fixture(autouse=True)

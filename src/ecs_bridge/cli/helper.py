@@ -33,7 +33,7 @@ from typing import Any, NoReturn
 
 from ecs_bridge.cli import shim
 
-__all__ = ["main"]
+__all__ = ["main", "stop"]
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWNET = 0x40000000
@@ -57,6 +57,7 @@ def main() -> None:
     _preload()
     listener = _listen(path)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps finished workers
+    signal.signal(signal.SIGTERM, _exit_cleanly)
     listener.settimeout(float(os.environ.get(IDLE) or 60))
     try:
         while True:
@@ -71,6 +72,25 @@ def main() -> None:
             conn.close()
     finally:
         _unlink_if_ours(path, listener)
+
+
+def stop(directory: str) -> list[int]:
+    """Ask every helper serving from `directory` to exit (SIGTERM); their pids."""
+    stopped = []
+    for name in os.listdir(directory) if os.path.isdir(directory) else []:
+        if not name.endswith(".sock.lock"):
+            continue
+        with open(os.path.join(directory, name)) as lock:
+            pid = lock.read().strip()
+        if pid.isdigit():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pid), signal.SIGTERM)
+                stopped.append(int(pid))
+    return stopped
+
+
+def _exit_cleanly(signum: int, frame: object) -> None:
+    sys.exit(0)  # unwinds main's finally: the socket goes with the helper
 
 
 def _private_directory(directory: str) -> bool:
@@ -158,6 +178,7 @@ def _unlink_if_ours(path: str, listener: socket.socket) -> None:
 
 def _work(conn: socket.socket) -> NoReturn:
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     try:
         call = _receive(conn)
     except Exception:  # anything wrong with the call: the shim runs it itself

@@ -9,6 +9,7 @@ SIGTERM or SIGHUP.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -20,6 +21,7 @@ from typing import Any
 import typer
 from attrs import evolve
 
+from ecs_bridge.cli import helper
 from ecs_bridge.cli.ctl.context import CtlContext
 from ecs_bridge.cli.ctl.demo_kit import (
     Namespaces,
@@ -80,17 +82,21 @@ def _step(title: str) -> None:
 def _run(wiring: CtlContext) -> list[str]:
     failures: list[str] = []
     with interrupts_unwind(), tempfile.TemporaryDirectory(prefix="ecs-bridge-demo-") as tmp, \
-            Namespaces() as spaces:
+            contextlib.ExitStack() as cleanup, Namespaces() as spaces:
         host, ctr = spaces.add("host"), spaces.add("ctr")
         where = {"host": f"/run/netns/{host}", "container": f"/run/netns/{ctr}"}
         _step(f"1. throwaway namespaces: {host} plays the host, {ctr} the container")
         conf, db = Path(tmp, "ecs-demo.conf"), f"{tmp}/data/eni-ipam.db"
+        helpers = Path(tmp, "helper")  # the plugins' helper (cli/shim.py) is the demo's own
+        helpers.mkdir(mode=0o700)
+        cleanup.callback(helper.stop, str(helpers))
         conf.write_text(json.dumps(CONFIG, indent=2) + "\n")
         typer.echo(f"config {conf}:\n{conf.read_text()}IPAM database {db}, log {tmp}/cni.log")
         call = PluginCall(command="ADD", cni_path=(str(wiring.scripts_dir),),
                           container_id="demo-container", netns=where["container"],
                           ifname="eth0", extra_env={"IPAM_DB_PATH": db,
-                                                    "ECS_CNI_LOG_FILE": f"{tmp}/cni.log"})
+                                                    "ECS_CNI_LOG_FILE": f"{tmp}/cni.log",
+                                                    "ECS_BRIDGE_HELPER_DIR": str(helpers)})
         _step(f"2. ADD: ip netns exec {host} ecs-bridge < {conf.name}   (CNI_COMMAND=ADD "
               f"CNI_NETNS={call.netns} CNI_IFNAME=eth0 CNI_PATH={call.cni_path[0]})")
         raw = exec_plugin("ecs-bridge", call, CONFIG, prefix=["ip", "netns", "exec", host])
