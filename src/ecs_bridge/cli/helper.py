@@ -196,6 +196,9 @@ def _work(conn: socket.socket) -> NoReturn:
         main()
     except SystemExit as exc:
         status = exc.code if isinstance(exc.code, int) else 1
+    except BaseException as exc:  # cni.run answers every error itself: this is a bug
+        sys.stderr.write(f"ecs-bridge helper worker: {type(exc).__name__}: {exc}\n")
+        status = 1
     finally:
         sys.stdout.flush()
         sys.stderr.flush()
