@@ -5,8 +5,9 @@ Each plugin has its own host namespace whose bridge an untimed ADD/DEL made
 first. A burst: 100 fresh container namespaces; the driver starts one ADD per
 container (posix_spawn, back to back, in the host namespace) and reaps them as
 they end. Timed: from just before the first posix_spawn to the reaping of the
-last process; also each process's own posix_spawn-to-waitpid time. Bursts
-alternate ours, reference, reference, ours, ... so drift cancels; each starts
+last process; also each process's own posix_spawn-to-waitpid time. One burst
+of each by default (--bursts N: they alternate ours, reference, reference,
+ours, ... so drift cancels; the two differ by far more than drift); each starts
 from the same state (bridge with its gateway address, no ports, an empty IPAM
 store: a new database file or dataDir per burst), and the kernel has finished
 removing the previous burst's veths before the next one starts.
@@ -80,9 +81,9 @@ def measure(size: int, bursts: int, tmp: Path) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     p = parser(__doc__)
     p.add_argument("--size", type=int, default=100, help="ADDs started at once (default 100)")
-    p.add_argument("--bursts", type=int, help="bursts per plugin (default 2, --quick 1)")
+    p.add_argument("--bursts", type=int, help="bursts per plugin (default 1)")
     args = p.parse_args(argv)
-    bursts = args.bursts or (1 if args.quick else 2)
+    bursts = args.bursts or 1
     sweep_stale()
     record = header("burst")
     with tempfile.TemporaryDirectory(prefix="ecsbench-") as tmp:

@@ -1,10 +1,11 @@
-"""Does ADD number 1,000 cost what ADD number 1 costs? (ecs-ipam into a /22)
+"""Does a late ADD cost what ADD number 1 costs? ecs-ipam against host-local, into a /22.
 
 1. In process: `ipam.allocate` on the SQLite store, ADDs 1..N (default 1000) into
    169.254.172.0/22; median latency of the first 50 against the last 50.
 2. Exec'd: the installed `ecs-ipam` against Debian's `/usr/lib/cni/host-local`,
    same shape (/22, one route, a new container per ADD), ADDs 1..N (default
-   1000) of each interleaved so drift cancels, each timed from posix_spawn to
+   500; bench.bridge_scale takes both, inside their bridge plugins, to 1,000)
+   of each interleaved so drift cancels, each timed from posix_spawn to
    waitpid (bench/spawn.py); median, p95, medians of the first and last 50, and
    ecs-ipam / host-local; then the peak RSS, the largest of 5 more ADDs run under
    GNU time (neither plugin execs anything, so it is the plugin's own; if ecs-ipam
@@ -135,9 +136,9 @@ def main(argv: list[str] | None = None) -> int:
     p = parser(__doc__)
     p.add_argument("--adds", type=int, default=1000, help="in-process ADDs (>= 100)")
     p.add_argument("--exec-adds", type=int,
-                   help="exec'd ADDs per plugin (>= 100; default 1000, --quick 200)")
+                   help="exec'd ADDs per plugin (>= 100; default 500, --quick 200)")
     args = p.parse_args(argv)
-    args.exec_adds = args.exec_adds or (200 if args.quick else 1000)
+    args.exec_adds = args.exec_adds or (200 if args.quick else 500)
     record_start = header("ipam_scale")
     with tempfile.TemporaryDirectory(prefix="ipam-bench-") as tmp:
         inproc = in_process(args.adds, Path(tmp))
