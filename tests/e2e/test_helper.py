@@ -145,3 +145,28 @@ def test_a_non_root_user_cannot_reach_the_helper(tmp_path: Path, helper_dir: Pat
     tried = subprocess.run(["python3", "-c", probe, str(sock)], user=65534, group=65534,
                            capture_output=True)
     assert tried.returncode == 3, tried.stderr
+
+
+def test_a_burst_on_a_cold_host_starts_one_helper_and_every_call_succeeds(
+    tmp_path: Path, helper_dir: Path
+) -> None:
+    procs = []
+    for n in range(30):
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+               **_env(tmp_path, helper_dir, "ADD", CNI_CONTAINERID=f"c{n}")}
+        proc = subprocess.Popen([str(ECS_IPAM)], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, env=env)
+        assert proc.stdin is not None
+        proc.stdin.write(json.dumps(agent_config(id=f"t{n}")).encode())
+        procs.append(proc)
+    for proc in procs:
+        assert proc.stdin is not None
+        proc.stdin.close()
+    outputs = [(p.wait(timeout=120), p.stdout.read() if p.stdout else b"") for p in procs]
+    for proc in procs:
+        if proc.stdout is not None:
+            proc.stdout.close()
+    assert [rc for rc, _ in outputs] == [0] * 30, outputs
+    assert len({json.loads(out)["ips"][0]["address"] for _, out in outputs}) == 30
+    assert len(_helper_pids(helper_dir)) == 1
+    assert len(list(helper_dir.glob("*.sock"))) == 1

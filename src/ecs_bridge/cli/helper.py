@@ -44,18 +44,21 @@ MAX_CALL = 4 << 20
 def main() -> None:
     directory = shim.helper_dir()
     if os.geteuid() != 0 or not _private_directory(directory):
+        _tell_starter(shim.CANNOT_SERVE)
         return
     path = shim.socket_path()
     lock = os.open(path + ".lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        return  # another helper serves this code
+        _tell_starter(shim.LOST_RACE)  # another helper serves this code, or is starting
+        return
     os.ftruncate(lock, 0)
     os.write(lock, f"{os.getpid()}\n".encode())
     _leave_callers_namespaces(directory)
     _preload()
     listener = _listen(path)
+    _tell_starter(shim.READY)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps finished workers
     signal.signal(signal.SIGTERM, _exit_cleanly)
     listener.settimeout(float(os.environ.get(IDLE) or 60))
@@ -72,6 +75,15 @@ def main() -> None:
             conn.close()
     finally:
         _unlink_if_ours(path, listener)
+
+
+def _tell_starter(word: bytes) -> None:
+    """Answer the shim that started us (see shim.READY_FD), once."""
+    fd = int(os.environ.pop(shim.READY_FD, "-1"))
+    if fd >= 0:
+        with contextlib.suppress(OSError):
+            os.write(fd, word)
+            os.close(fd)
 
 
 def stop(directory: str) -> list[int]:

@@ -9,10 +9,12 @@ working directory and umask. A worker forked from the helper adopts all of
 these and runs the very same plugin code the shim would have run, writing its
 answer straight to the runtime's pipes. The shim exits with the worker's status.
 
-Whenever the helper cannot serve (absent, not root, declined, gone before it
-started), the shim runs the plugin itself: nothing about the answer depends on
-which way it ran. If no helper is listening, the shim also starts one in the
-background for the calls that follow. Killing the shim kills its worker (the
+Whenever the helper cannot serve (not root, declined, gone before it started,
+or none could be started within a couple of seconds), the shim runs the plugin
+itself: nothing about the answer depends on which way it ran. If no helper is
+listening, the shim starts one and waits for it to listen (or for the one that
+another shim is starting), so a burst of calls on a cold host is served by one
+warm process instead of each call importing everything. Killing the shim kills its worker (the
 worker watches the connection), so a runtime's SIGKILL still stops the call.
 
 `ECS_BRIDGE_HELPER=off` disables the helper; `ECS_BRIDGE_HELPER_DIR` moves its
@@ -29,7 +31,18 @@ from typing import TYPE_CHECKING, NoReturn
 if TYPE_CHECKING:
     import socket
 
-__all__ = ["DECLINED", "STARTED", "bridge", "helper_dir", "ipam", "socket_path"]
+__all__ = [
+    "CANNOT_SERVE",
+    "DECLINED",
+    "LOST_RACE",
+    "READY",
+    "READY_FD",
+    "STARTED",
+    "bridge",
+    "helper_dir",
+    "ipam",
+    "socket_path",
+]
 
 HELPER_SWITCH = "ECS_BRIDGE_HELPER"
 HELPER_DIR = "ECS_BRIDGE_HELPER_DIR"
@@ -38,6 +51,16 @@ STARTED = b"S"
 """The worker adopted the call: from here on, only it may answer."""
 DECLINED = b"D"
 """The helper will not serve this call; nothing was done."""
+READY_FD = "ECS_BRIDGE_HELPER_READY_FD"
+"""The descriptor on which a starting helper says how its start went:"""
+READY = b"R"
+"""listening;"""
+LOST_RACE = b"L"
+"""another helper holds the lock (it is starting or serving);"""
+CANNOT_SERVE = b"X"
+"""no helper can serve here (not root, socket directory not private)."""
+START_WAIT = 2.0
+"""Seconds a shim waits for a helper to start before running the call itself."""
 _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -100,8 +123,8 @@ def _via_helper(plugin: str) -> int | None:
         try:
             conn.connect(path)
         except OSError:
-            _start_helper()
-            return None
+            if not _start_and_connect(conn, path):
+                return None
         if not _peer_is_root(conn):
             return None
         _send_call(conn, plugin)
@@ -150,22 +173,52 @@ def _worker_died(plugin: str) -> NoReturn:
     sys.exit(1)
 
 
-def _start_helper() -> None:
-    """Start `cli.helper` detached (new session, no inherited descriptors). Many
-    shims may race to do so; the helper's lock lets one of them serve."""
+def _start_and_connect(conn: socket.socket, path: str) -> bool:
+    """Start a helper and connect once it (or a rival starting at the same time)
+    listens; False when none does within START_WAIT seconds."""
+    import select  # noqa: PLC0415
+    import time  # noqa: PLC0415
+
+    deadline = time.monotonic() + START_WAIT
+    ready = _start_helper()
+    try:
+        readable, _, _ = select.select([ready], [], [], START_WAIT)
+        said = os.read(ready, 1) if readable else b""
+    finally:
+        os.close(ready)
+    if said == CANNOT_SERVE or said not in (READY, LOST_RACE):
+        return False
+    while True:
+        try:
+            conn.connect(path)
+            return True
+        except OSError:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.01)
+
+
+def _start_helper() -> int:
+    """Start `cli.helper` detached (new session, no inherited descriptors but the
+    pipe it answers on, whose read end is returned). Many shims may race to do so;
+    the helper's lock lets one of them serve."""
+    read_end, write_end = os.pipe2(os.O_CLOEXEC)
     pid = os.fork()
     if pid:
+        os.close(write_end)
         os.waitpid(pid, 0)
-        return
+        return read_end
     try:
         os.setsid()
         if os.fork() == 0:
             null = os.open(os.devnull, os.O_RDWR)
             for fd in (0, 1, 2):
                 os.dup2(null, fd)
-            os.closerange(3, 4096)
+            os.dup2(write_end, 3)  # dup2 leaves close-on-exec off: the helper gets it
+            os.closerange(4, 4096)
             env = {k: v for k, v in os.environ.items() if k.startswith("ECS_BRIDGE_")}
             env["PATH"] = os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+            env[READY_FD] = "3"
             os.execve(sys.executable, [sys.executable, "-m", "ecs_bridge.cli.helper"],  # noqa: S606
                       env)
     finally:
