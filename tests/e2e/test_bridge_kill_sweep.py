@@ -122,9 +122,9 @@ class Sweep:
 
     def killed(self, host: Netns, command: str, after: float) -> bool:
         """Start `command`, SIGKILL it `after` seconds later; True if it was still running."""
+        began = time.monotonic()  # as for T: from the exec
         proc = start(self.cni_bin / "ecs-bridge", env=self.env(command, victim=True),
                      netns=host)
-        began = time.monotonic()
         feed(proc, self.config(command))
         time.sleep(max(0.0, after - (time.monotonic() - began)))
         running = proc.poll() is None
