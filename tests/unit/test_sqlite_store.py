@@ -7,6 +7,8 @@ import hashlib
 import os
 import sqlite3
 import stat
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -186,3 +188,51 @@ def test_every_statement_uses_an_index_not_a_scan_or_a_sort(tmp_path: Path, name
     assert "TEMP B-TREE" not in plan
     if not SQL[name].startswith("INSERT"):
         assert "SEARCH" in plan
+
+
+HALF_WRITTEN_START = """
+import os, sqlite3, sys
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("PRAGMA cache_size=1")  # spill pages into the file before the commit
+conn.execute("BEGIN IMMEDIATE")
+conn.execute("CREATE TABLE filler (x BLOB)")
+for _ in range(50):
+    conn.execute("INSERT INTO filler VALUES (zeroblob(4000))")
+os.kill(os.getpid(), 9)
+"""
+
+
+def test_a_first_start_killed_half_way_is_rolled_back_and_initialised(tmp_path: Path) -> None:
+    path = tmp_path / "ipam.db"
+    path.touch(mode=0o600)
+    killed = subprocess.run([sys.executable, "-c", HALF_WRITTEN_START, str(path)])
+    assert killed.returncode == -9
+    assert (tmp_path / "ipam.db-journal").exists()
+    assert path.stat().st_size > 0  # pages spilled into the file, never committed
+    assert not path.read_bytes().startswith(b"SQLite format 3\x00")
+    store = open_store(path)
+    try:
+        with store.transaction() as tx:
+            tx.insert(alloc("10.0.0.2", "10.0.0.0/24", "a"))
+        with store.transaction() as tx:
+            assert [a.owner for a in tx.every_allocation()] == ["a"]
+    finally:
+        store.close()
+
+
+def test_another_applications_database_with_a_hot_journal_is_not_rolled_back(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "ipam.db"
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA application_id = 1234")
+    conn.execute("CREATE TABLE theirs (x)")
+    conn.commit()
+    conn.close()
+    journal = tmp_path / "ipam.db-journal"
+    journal.write_bytes(b"\xd9\xd5\x05\xf9\x20\xa1\x63\xd7" + bytes(504))
+    before = (digest(path), digest(journal))
+    with pytest.raises(CniError) as err:
+        open_store(path)
+    assert err.value.code == IO_FAILURE
+    assert (digest(path), digest(journal)) == before

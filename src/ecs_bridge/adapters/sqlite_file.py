@@ -50,6 +50,9 @@ def open_database(path: str, *, timeout: float) -> sqlite3.Connection:
     """
     _make_parent(path)
     header = _create_and_read_header(path)
+    if _interrupted_start(path, header):
+        _roll_back(path, timeout)
+        header = _create_and_read_header(path)
     _refuse_foreign(path, header)
     try:
         conn = sqlite3.connect(path, timeout=timeout, isolation_level=None)
@@ -134,6 +137,29 @@ def _create_and_read_header(path: str) -> bytes:
         raise _io_error(path, "read the IPAM database", exc) from None
     finally:
         os.close(fd)
+
+
+def _interrupted_start(path: str, header: bytes) -> bool:
+    """A first initialisation killed half-way: a hot rollback journal beside a file
+    whose header is incomplete or not yet stamped with any application id. (Another
+    application's database is never rolled back by us: its id is set.)"""
+    if not header or not os.path.isfile(path + "-journal"):
+        return False
+    unstamped = len(header) == _HEADER_SIZE and int.from_bytes(header[68:72], "big") == 0
+    return len(header) < _HEADER_SIZE or not header.startswith(_MAGIC) or unstamped
+
+
+def _roll_back(path: str, timeout: float) -> None:
+    """Let SQLite roll the hot journal back (any read does), restoring the file as it
+    was before the interrupted initialisation (empty)."""
+    try:
+        conn = sqlite3.connect(path, timeout=timeout, isolation_level=None)
+        try:
+            conn.execute("PRAGMA schema_version").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        pass  # then the header check below reports the file as it is
 
 
 def _refuse_foreign(path: str, header: bytes) -> None:
