@@ -33,12 +33,16 @@ class FakeIpam:
     """An IPAM delegate that hands out `result` and records what it was asked."""
 
     def __init__(self, result: Result = V4, *, fail_add: CniError | None = None,
-                 fail_del: CniError | None = None) -> None:
+                 fail_del: CniError | None = None,
+                 meanwhile: Callable[[], None] | None = None) -> None:
         self.result, self.fail_add, self.fail_del = result, fail_add, fail_del
+        self.meanwhile = meanwhile
         self.calls: list[str] = []
 
     def add(self) -> Result:
         self.calls.append("ADD")
+        if self.meanwhile:
+            self.meanwhile()  # what another process does while IPAM runs
         if self.fail_add:
             raise self.fail_add
         return self.result
@@ -181,6 +185,25 @@ def test_a_failure_after_another_container_attached_keeps_the_shared_bridge(
         add(kernel, FakeIpam(), bridge.Attachment("/run/netns/ctr2", "eth0", "c2"))
     assert err.value.code == 4
     assert state(kernel) == before
+
+
+def test_a_bridge_removed_by_a_failing_concurrent_add_is_made_again(
+    kernel: FakeKernel,
+) -> None:
+    # The other ADD created the bridge, failed, and its undo removed the unused bridge
+    # while our IPAM call ran.
+    ipam = FakeIpam(meanwhile=lambda: kernel.host().delete_link("ecs-br0"))
+    add(kernel, ipam)
+    host = kernel.host()
+    bridge_ = host.find_link("ecs-br0")
+    assert bridge_ is not None
+    assert bridge_.up
+    assert [str(a.address) for a in host.list_addresses("ecs-br0") if a.scope == 0] == [
+        "169.254.172.1/22"]
+    eth0 = kernel.open(CTR).find_link("eth0")
+    assert eth0 is not None
+    [host_veth] = [link for link in host.list_links() if link.index == eth0.peer_index]
+    assert host_veth.master == bridge_.index
 
 
 def test_a_non_bridge_named_like_the_bridge_is_refused(kernel: FakeKernel) -> None:

@@ -29,6 +29,7 @@ from ecs_bridge.domain.types import Interface, IPConfig, IPInterface, Result, Ro
 __all__ = ["Attachment", "add", "delete"]
 
 VETH_NAME_TRIES = 10
+BRIDGE_TRIES = 3
 
 
 @frozen
@@ -85,13 +86,25 @@ def _add(
         plan.validate_ipam_result(result, config.ipam_type)
         routes = plan.container_routes(result)
         wanted = [plan.bridge_address(ip) for ip in result.ips]
-        check_bridge_addresses(host, config.bridge, wanted)
-        if not bridge.up:
-            host.set_link(config.bridge, up=True)
-            bridge_undo.callback(_down_bridge_if_unused, host, config.bridge)
         # 2-3. The veth pair, host end on the bridge.
-        host_veth = setup_veth(host, container, config, where, undo=undo,
-                               random_bytes=random_bytes)
+        host_veth: Link | None = None
+        for attempt in range(BRIDGE_TRIES):
+            try:
+                check_bridge_addresses(host, config.bridge, wanted)
+                bring_up(host, config, bridge, undo=bridge_undo)
+                if host_veth is None:
+                    host_veth = setup_veth(host, container, config, where, undo=undo,
+                                           random_bytes=random_bytes)
+                attach(host, host_veth.name, config, where)
+                break
+            except LinkNotFound as exc:
+                if exc.name != config.bridge or attempt == BRIDGE_TRIES - 1:
+                    raise
+                # A concurrent ADD that failed removed the bridge it had just made
+                # before we attached to it: make it again.
+                bridge = ensure_bridge(host, config, undo=bridge_undo,
+                                       random_bytes=random_bytes)
+        assert host_veth is not None
         # 5. The container side: MAC, addresses, routes, no prefix routes.
         container_mac = configure_container(container, where.ifname, result.ips, routes)
         # 6. The gateway addresses on the bridge.
@@ -139,11 +152,17 @@ def ensure_bridge(
     return link
 
 
+def bring_up(host: Namespace, config: BridgeConfig, bridge: Link, *, undo: ExitStack) -> None:
+    if not bridge.up:
+        host.set_link(config.bridge, up=True)
+        undo.callback(_down_bridge_if_unused, host, config.bridge)
+
+
 def setup_veth(
     host: Namespace, container: Namespace, config: BridgeConfig, where: Attachment, *,
     undo: ExitStack, random_bytes: Callable[[int], bytes],
 ) -> Link:
-    """A veth pair: `CNI_IFNAME` in the container, `vethXXXXXXXX` on the bridge, both up."""
+    """A veth pair: `CNI_IFNAME` in the container (up), `vethXXXXXXXX` on the host."""
     for _ in range(VETH_NAME_TRIES):
         name = plan.host_veth_name(random_bytes)
         try:
@@ -158,13 +177,17 @@ def setup_veth(
     else:
         raise CniError(BRIDGE_CONFLICT, f"no free host veth name after {VETH_NAME_TRIES} tries")
     undo.callback(_delete_link, host, name)
-    host.set_link(name, master=config.bridge, up=True,
-                  alias=plan.attachment_alias(where.container_id, where.ifname))
     container.set_link(where.ifname, up=True)
     link = host.find_link(name)
     if link is None:
         raise LinkNotFound(name)
     return link
+
+
+def attach(host: Namespace, host_veth: str, config: BridgeConfig, where: Attachment) -> None:
+    """The host end on the bridge, up, marked with the attachment it serves."""
+    host.set_link(host_veth, master=config.bridge, up=True,
+                  alias=plan.attachment_alias(where.container_id, where.ifname))
 
 
 def configure_container(
