@@ -86,11 +86,13 @@ def _add(
         plan.validate_ipam_result(result, config.ipam_type)
         routes = plan.container_routes(result)
         wanted = [plan.bridge_address(ip) for ip in result.ips]
-        # 2-3. The veth pair, host end on the bridge.
+        # 6. (early, so a conflict fails before any port touches the bridge) the
+        # gateway addresses on the bridge; 2-3. the veth pair, host end on the bridge.
         host_veth: Link | None = None
         for attempt in range(BRIDGE_TRIES):
             try:
-                check_bridge_addresses(host, config.bridge, wanted)
+                for want in wanted:
+                    claim_bridge_address(host, config.bridge, want, undo=bridge_undo)
                 bring_up(host, config, bridge, undo=bridge_undo)
                 if host_veth is None:
                     host_veth = setup_veth(host, container, config, where, undo=undo,
@@ -107,9 +109,6 @@ def _add(
         assert host_veth is not None
         # 5. The container side: MAC, addresses, routes, no prefix routes.
         container_mac = configure_container(container, where.ifname, result.ips, routes)
-        # 6. The gateway addresses on the bridge.
-        for address in wanted:
-            ensure_bridge_address(host, config.bridge, address, undo=bridge_undo)
         bridge = host.find_link(config.bridge) or bridge
         undo.pop_all()  # success: keep everything
         bridge_undo.pop_all()
@@ -216,32 +215,28 @@ def configure_container(
     return link.mac if link is not None else (mac or "")
 
 
-def check_bridge_addresses(host: Namespace, bridge: str, wanted: list[IPInterface]) -> None:
-    """Refuse before changing anything if the bridge has another address of a family."""
-    present = host.list_addresses(bridge)
-    for want in wanted:
-        if any(a.address == want for a in present):
-            continue
-        other = plan.conflicting_address(want, present)
-        if other is not None:
-            raise CniError(
-                BRIDGE_CONFLICT,
-                f"bridge {bridge!r} already has IPv{want.version} address "
-                f"{other.with_prefixlen}, different from the gateway {want.with_prefixlen}",
-            )
-
-
-def ensure_bridge_address(
+def claim_bridge_address(
     host: Namespace, bridge: str, want: IPInterface, *, undo: ExitStack
 ) -> None:
-    """`gateway/prefix` on the bridge: present is fine, absent is added, another is an error."""
-    check_bridge_addresses(host, bridge, [want])  # again: a concurrent ADD may have won
-    if any(a.address == want for a in host.list_addresses(bridge)):
-        return
+    """`gateway/prefix` on the bridge: present is fine, absent is added, and another
+    global address of the family is an error.
+
+    Added first and checked after: on every ADD but a bridge's first, the add answers
+    "exists" and nothing is listed, so an ADD costs the same with 1 or 1,000 ports
+    (listing a bridge's addresses dumps every address of the namespace, two per
+    port). A conflicting address found after adding takes ours away again."""
     try:
         host.add_address(bridge, want, nodad=want.version == 6)
     except AddressExists:
-        return  # a concurrent ADD put it there
+        return  # put there by an earlier ADD, which checked for conflicts
+    other = plan.conflicting_address(want, host.list_addresses(bridge))
+    if other is not None:
+        host.delete_address(bridge, want)
+        raise CniError(
+            BRIDGE_CONFLICT,
+            f"bridge {bridge!r} already has IPv{want.version} address "
+            f"{other.with_prefixlen}, different from the gateway {want.with_prefixlen}",
+        )
     undo.callback(_remove_address_if_unused, host, bridge, want)
 
 
