@@ -13,7 +13,7 @@ so it execs the IPAM plugin's DEL too.
 If the installed ecs-bridge is the shim in front of a resident helper
 (bench/plugins.py), a third plugin joins the interleaving: ecs-bridge with
 ECS_BRIDGE_HELPER=off, which runs the plugin in its own process as a call does
-when no helper is up; and 10 ADDs and DELs each made with no helper up (a
+when no helper is up; and 10 ADDs and DELs (5 with --quick) each made with no helper up (a
 helper directory of its own, whose helper is stopped after the call): the
 first call after the helper's idle timeout, which runs in-process and starts
 a helper in the background.
@@ -94,10 +94,10 @@ def _cold(tmp: Path, cni: Path, host: str, containers: list[str]) -> dict[str, A
     return {"add": summary(adds), "del": summary(dels)}
 
 
-def measure(pairs: int, tmp: Path) -> dict[str, Any]:
+def measure(pairs: int, tmp: Path, *, cold: int = COLD_RUNS) -> dict[str, Any]:
     cni = cni_bin(tmp)
     helper = has_helper()
-    cold_runs = COLD_RUNS if helper else 0
+    cold_runs = cold if helper else 0
     plugins = [ours(tmp, cni_path=cni), ref(tmp, cni_path=cni)]
     if helper:
         plugins.append(ours(tmp, cni_path=cni, state="ipam-no-helper", label=NO_HELPER,
@@ -177,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     sweep_stale()
     record = header("add_del")
     with tempfile.TemporaryDirectory(prefix="ecsbench-") as tmp:
-        figures = measure(pairs, Path(tmp))
+        figures = measure(pairs, Path(tmp), cold=COLD_RUNS // 2 if args.quick else COLD_RUNS)
     record.update(figures)
     for label in ("ecs-bridge", "bridge", NO_HELPER):
         if label not in figures:
