@@ -22,14 +22,13 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import fcntl
-import json
 import os
 import signal
 import socket
 import stat
 import sys
 import threading
-from typing import Any, NoReturn
+from typing import NoReturn
 
 from ecs_bridge.cli import shim
 
@@ -201,7 +200,7 @@ def _work(conn: socket.socket) -> NoReturn:
     threading.Thread(target=_die_with_caller, args=(conn,), daemon=True).start()
     status = 0
     try:
-        if call["plugin"] == "bridge":
+        if call == "bridge":
             from ecs_bridge.cli.bridge_main import main  # noqa: PLC0415 - preloaded
         else:
             from ecs_bridge.cli.ipam_main import main  # noqa: PLC0415 - preloaded
@@ -219,7 +218,7 @@ def _work(conn: socket.socket) -> NoReturn:
     os._exit(0)
 
 
-def _receive(conn: socket.socket) -> dict[str, Any]:
+def _receive(conn: socket.socket) -> str:
     """Read the call and adopt everything about the caller. Raises before any change
     to the host if anything is off (then the shim runs the call itself)."""
     creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12)
@@ -237,19 +236,19 @@ def _receive(conn: socket.socket) -> dict[str, Any]:
         if not chunk:
             raise ConnectionError("caller went away")
         data += chunk
-    call: dict[str, Any] = json.loads(data)
+    plugin, argv, environ, cwd, umask = shim.decode_call(data)
     stdin, stdout, stderr, netns, mntns = fds
     _adopt(mntns, CLONE_NEWNS)
     _adopt(netns, CLONE_NEWNET)
-    os.chdir(call["cwd"])
-    os.umask(call["umask"])
+    os.chdir(cwd)
+    os.umask(umask)
     for fd, target in ((stdin, 0), (stdout, 1), (stderr, 2)):
         os.dup2(fd, target)
         os.close(fd)
     os.environ.clear()
-    os.environ.update(call["env"])
-    sys.argv = list(call["argv"])
-    return call
+    os.environ.update(environ)
+    sys.argv = argv
+    return plugin
 
 
 def _die_with_caller(conn: socket.socket) -> None:
