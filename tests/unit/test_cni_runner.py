@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 from typing import Any
 
 import pytest
@@ -48,7 +49,7 @@ def call(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
     monkeypatch.setattr("sys.stdin", FakeStdin(io.BytesIO(data)))
     seen.clear()
     with pytest.raises(SystemExit) as exit_:
-        cni.run(TOY, argv or [])
+        cni.run(TOY, argv or [], terminate=sys.exit)
     out, err = capsys.readouterr()
     return int(exit_.value.code or 0), json.loads(out) if out.strip() else None, err
 

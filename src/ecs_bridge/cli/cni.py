@@ -63,8 +63,14 @@ class Plugin:
     """Runs one command; returns the object to print, or None for no output."""
 
 
-def run(plugin: Plugin, argv: list[str] | None = None) -> NoReturn:
-    """The executable's main: flags, or one CNI call on os.environ and stdin."""
+def run(plugin: Plugin, argv: list[str] | None = None, *,
+        terminate: Callable[[int], NoReturn] | None = None) -> NoReturn:
+    """The executable's main: flags, or one CNI call on os.environ and stdin.
+
+    After a call the process ends with `os._exit` once its output is flushed: the
+    answer is out, and tearing down a few hundred modules would add about 25 ms to
+    every call that runs in its own process. `terminate` replaces that (the helper's
+    worker passes `sys.exit`, to report the status before it exits)."""
     args = sys.argv[1:] if argv is None else argv
     if args:
         sys.exit(_flags(plugin, args))
@@ -77,8 +83,9 @@ def run(plugin: Plugin, argv: list[str] | None = None) -> NoReturn:
     status, output = serve(plugin, os.environ, _read_stdin)
     if output:
         sys.stdout.write(output)
-        sys.stdout.flush()
-    sys.exit(status)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    (terminate or os._exit)(status)
 
 
 def serve(

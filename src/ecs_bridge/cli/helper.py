@@ -6,7 +6,7 @@ of many shims racing to start one, one serves and the rest exit at once; it
 imports everything a plugin call needs, then forks a worker per call. It leaves
 the namespaces of whoever started it for those of PID 1, so it never keeps a
 throwaway namespace alive, and exits after ECS_BRIDGE_HELPER_IDLE seconds
-(default 60) without a call.
+(default 600) without a call.
 
 A worker accepts only a root peer, adopts the caller's network and mount
 namespaces, working directory, umask, environment and stdio, and runs the same
@@ -30,37 +30,36 @@ import sys
 import threading
 from typing import NoReturn
 
-from ecs_bridge.cli import shim
+from ecs_bridge.cli import cni, shim
 
 __all__ = ["main", "stop"]
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWNET = 0x40000000
 IDLE = "ECS_BRIDGE_HELPER_IDLE"
+DEFAULT_IDLE = 600.0
+"""Ten minutes: a host starting a task every few minutes keeps its helper (35 MiB)."""
 MAX_CALL = 4 << 20
 
 
 def main() -> None:
     directory = shim.helper_dir()
     if os.geteuid() != 0 or not _private_directory(directory):
-        _tell_starter(shim.CANNOT_SERVE)
         return
     path = shim.socket_path()
     lock = os.open(path + ".lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        _tell_starter(shim.LOST_RACE)  # another helper serves this code, or is starting
-        return
+        return  # another helper serves this code, or is starting
     os.ftruncate(lock, 0)
     os.write(lock, f"{os.getpid()}\n".encode())
     _leave_callers_namespaces(directory)
     _preload()
     listener = _listen(path)
-    _tell_starter(shim.READY)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps finished workers
     signal.signal(signal.SIGTERM, _exit_cleanly)
-    listener.settimeout(float(os.environ.get(IDLE) or 60))
+    listener.settimeout(float(os.environ.get(IDLE) or DEFAULT_IDLE))
     try:
         while True:
             try:
@@ -74,15 +73,6 @@ def main() -> None:
             conn.close()
     finally:
         _unlink_if_ours(path, listener)
-
-
-def _tell_starter(word: bytes) -> None:
-    """Answer the shim that started us (see shim.READY_FD), once."""
-    fd = int(os.environ.pop(shim.READY_FD, "-1"))
-    if fd >= 0:
-        with contextlib.suppress(OSError):
-            os.write(fd, word)
-            os.close(fd)
 
 
 def stop(directory: str) -> list[int]:
@@ -201,10 +191,10 @@ def _work(conn: socket.socket) -> NoReturn:
     status = 0
     try:
         if call == "bridge":
-            from ecs_bridge.cli.bridge_main import main  # noqa: PLC0415 - preloaded
+            from ecs_bridge.cli.bridge_main import PLUGIN  # noqa: PLC0415 - preloaded
         else:
-            from ecs_bridge.cli.ipam_main import main  # noqa: PLC0415 - preloaded
-        main()
+            from ecs_bridge.cli.ipam_main import PLUGIN  # noqa: PLC0415 - preloaded
+        cni.run(PLUGIN, sys.argv[1:], terminate=sys.exit)
     except SystemExit as exc:
         status = exc.code if isinstance(exc.code, int) else 1
     except BaseException as exc:  # cni.run answers every error itself: this is a bug

@@ -9,17 +9,18 @@ working directory and umask. A worker forked from the helper adopts all of
 these and runs the very same plugin code the shim would have run, writing its
 answer straight to the runtime's pipes. The shim exits with the worker's status.
 
-Whenever the helper cannot serve (not root, declined, gone before it started,
-or none could be started within a couple of seconds), the shim runs the plugin
-itself: nothing about the answer depends on which way it ran. If no helper is
-listening, the shim starts one and waits for it to listen (or for the one that
-another shim is starting), so a burst of calls on a cold host is served by one
-warm process instead of each call importing everything. Killing the shim kills its worker (the
-worker watches the connection), so a runtime's SIGKILL still stops the call.
+Whenever the helper cannot serve (not root, declined, gone before it started),
+the shim runs the plugin itself: nothing about the answer depends on which way
+it ran. A shim that finds no helper at all starts one for the calls to come and
+runs its own call in-process; a shim that finds one starting (its lock held, not
+yet listening: a burst on a cold host) waits for it, up to 2 s, so a burst is
+served by one warm process instead of every call importing everything. Killing
+the shim kills its worker (the worker watches the connection), so a runtime's
+SIGKILL still stops the call.
 
 `ECS_BRIDGE_HELPER=off` disables the helper; `ECS_BRIDGE_HELPER_DIR` moves its
 socket (default /run/ecs-bridge); `ECS_BRIDGE_HELPER_IDLE` is the helper's idle
-lifetime in seconds (default 60).
+lifetime in seconds (default 600).
 """
 
 from __future__ import annotations
@@ -36,11 +37,7 @@ if TYPE_CHECKING:
     from typing import NoReturn
 
 __all__ = [
-    "CANNOT_SERVE",
     "DECLINED",
-    "LOST_RACE",
-    "READY",
-    "READY_FD",
     "STARTED",
     "bridge",
     "decode_call",
@@ -57,16 +54,8 @@ STARTED = b"S"
 """The worker adopted the call: from here on, only it may answer."""
 DECLINED = b"D"
 """The helper will not serve this call; nothing was done."""
-READY_FD = "ECS_BRIDGE_HELPER_READY_FD"
-"""The descriptor on which a starting helper says how its start went:"""
-READY = b"R"
-"""listening;"""
-LOST_RACE = b"L"
-"""another helper holds the lock (it is starting or serving);"""
-CANNOT_SERVE = b"X"
-"""no helper can serve here (not root, socket directory not private)."""
 START_WAIT = 2.0
-"""Seconds a shim waits for a helper to start before running the call itself."""
+"""Seconds a shim waits for a starting helper before running the call itself."""
 _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -129,7 +118,7 @@ def _via_helper(plugin: str) -> int | None:
         try:
             conn.connect(path)
         except OSError:
-            if not _start_and_connect(conn, path):
+            if not _wait_or_start(conn, path):
                 return None
         if not _peer_is_root(conn):
             return None
@@ -197,52 +186,57 @@ def _worker_died(plugin: str) -> NoReturn:
     sys.exit(1)
 
 
-def _start_and_connect(conn: socket, path: str) -> bool:
-    """Start a helper and connect once it (or a rival starting at the same time)
-    listens; False when none does within START_WAIT seconds."""
-    import select  # noqa: PLC0415
+def _wait_or_start(conn: socket, path: str) -> bool:
+    """No helper listens. If one holds the lock it is starting (a burst on a cold
+    host): connect once it listens, within START_WAIT seconds. If none does, start
+    one for the calls to come and let this call run in-process (False): a lone call
+    is not kept waiting for a helper's start-up."""
+    import fcntl  # noqa: PLC0415
     import time  # noqa: PLC0415
 
-    deadline = time.monotonic() + START_WAIT
-    ready = _start_helper()
     try:
-        readable, _, _ = select.select([ready], [], [], START_WAIT)
-        said = os.read(ready, 1) if readable else b""
-    finally:
-        os.close(ready)
-    if said == CANNOT_SERVE or said not in (READY, LOST_RACE):
+        lock = os.open(path + ".lock", os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        lock = -1
+    if lock >= 0:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            held = True
+        else:
+            held = False
+        finally:
+            os.close(lock)
+    if lock < 0 or not held:
+        _start_helper()
         return False
-    while True:
+    deadline = time.monotonic() + START_WAIT
+    while time.monotonic() < deadline:
+        time.sleep(0.005)
         try:
             conn.connect(path)
             return True
         except OSError:
-            if time.monotonic() > deadline:
-                return False
-            time.sleep(0.01)
+            continue
+    return False
 
 
-def _start_helper() -> int:
-    """Start `cli.helper` detached (new session, no inherited descriptors but the
-    pipe it answers on, whose read end is returned). Many shims may race to do so;
-    the helper's lock lets one of them serve."""
-    read_end, write_end = os.pipe2(os.O_CLOEXEC)
+def _start_helper() -> None:
+    """Start `cli.helper` detached (new session, no inherited descriptors). Many
+    shims may race to do so; the helper's lock lets one of them serve."""
     pid = os.fork()
     if pid:
-        os.close(write_end)
         os.waitpid(pid, 0)
-        return read_end
+        return
     try:
         os.setsid()
         if os.fork() == 0:
             null = os.open(os.devnull, os.O_RDWR)
             for fd in (0, 1, 2):
                 os.dup2(null, fd)
-            os.dup2(write_end, 3)  # dup2 leaves close-on-exec off: the helper gets it
-            os.closerange(4, 4096)
+            os.closerange(3, 4096)
             env = {k: v for k, v in os.environ.items() if k.startswith("ECS_BRIDGE_")}
             env["PATH"] = os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
-            env[READY_FD] = "3"
             os.execve(sys.executable, [sys.executable, "-m", "ecs_bridge.cli.helper"],  # noqa: S606
                       env)
     finally:
