@@ -19,6 +19,7 @@ from tests.e2e.bridgekit import (
     veths_on,
 )
 from tests.e2e.conftest import Netns
+from tests.kernel_contract import eventually
 
 NO_GATEWAY = {"cniVersion": "0.3.0", "ips": [{"version": "4", "address": "169.254.172.9/22"}]}
 
@@ -105,7 +106,9 @@ def test_del_after_the_container_namespace_was_deleted_releases_the_address(
     subprocess.run(["ip", "netns", "del", ctr.name], check=True)
     deleted = run_bridge(cni_bin, host_ns, {**env, "CNI_COMMAND": "DEL"}, bridge_config())
     assert (deleted.returncode, deleted.stdout) == (0, b"")
-    assert veths_on(host_ns, "ecs-br0") == []  # the pair went with the namespace
+    # The pair goes with the namespace, once the kernel has torn it down: that
+    # happens in a work queue after `ip netns del`, so it may take a moment under load.
+    assert eventually(lambda: veths_on(host_ns, "ecs-br0") == [], timeout=30)
     assert not any("task-1" in map(str, r) for r in allocations(Path(env["IPAM_DB_PATH"])))
 
 
