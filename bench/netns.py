@@ -16,8 +16,6 @@ namespace `ip netns exec` would add changes nothing they see.
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import functools
 import json
 import os
 import re
@@ -27,23 +25,17 @@ import time
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from ecs_bridge.adapters.setns import CLONE_NEWNET, setns
+
 __all__ = ["PREFIX", "Namespaces", "inside", "ip_json", "sweep_stale", "wait_detached"]
 
 PREFIX = "ecsbench"
 RUN_NETNS = "/run/netns"
-CLONE_NEWNET = 0x40000000
 _STALE = re.compile(rf"^{PREFIX}-(\d+)-")
 
 
-@functools.cache
-def _libc() -> ctypes.CDLL:
-    return ctypes.CDLL(None, use_errno=True)
-
-
 def _setns(fd: int) -> None:
-    if _libc().setns(fd, CLONE_NEWNET) != 0:
-        code = ctypes.get_errno()
-        raise OSError(code, os.strerror(code))
+    setns(fd, CLONE_NEWNET)
 
 
 @contextlib.contextmanager

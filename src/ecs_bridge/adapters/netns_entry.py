@@ -10,33 +10,24 @@ namespace.
 
 from __future__ import annotations
 
-import ctypes
 import errno
-import functools
 import os
 import socket
 
 from ecs_bridge.adapters.kernel_common import failure
+from ecs_bridge.adapters.setns import CLONE_NEWNET, setns
 from ecs_bridge.domain.errors import NamespaceNotFound
 
 __all__ = ["CLONE_NEWNET", "THREAD_NETNS", "connect_in"]
 
-CLONE_NEWNET = 0x40000000
 NETLINK_ROUTE = 0
 THREAD_NETNS = "/proc/thread-self/ns/net"
 """The calling thread's own network namespace: setns(2) acts per thread."""
 
 
-@functools.cache
-def _libc() -> ctypes.CDLL:
-    return ctypes.CDLL(None, use_errno=True)
-
-
 def _setns(fd: int) -> None:
-    """setns(fd, CLONE_NEWNET) for the calling thread (Python 3.11 has no os.setns)."""
-    if _libc().setns(fd, CLONE_NEWNET) != 0:
-        code = ctypes.get_errno()
-        raise OSError(code, os.strerror(code))
+    """setns(fd, CLONE_NEWNET) for the calling thread."""
+    setns(fd, CLONE_NEWNET)
 
 
 def _fatal(message: str) -> None:

@@ -20,7 +20,6 @@ and the next shim starts a new helper.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import fcntl
 import os
 import signal
@@ -30,12 +29,11 @@ import sys
 import threading
 from typing import NoReturn
 
+from ecs_bridge.adapters.setns import CLONE_NEWNET, CLONE_NEWNS, setns
 from ecs_bridge.cli import cni, shim
 
 __all__ = ["main", "stop"]
 
-CLONE_NEWNS = 0x00020000
-CLONE_NEWNET = 0x40000000
 IDLE = "ECS_BRIDGE_HELPER_IDLE"
 DEFAULT_IDLE = 600.0
 """Ten minutes: a host starting a task every few minutes keeps its helper (35 MiB)."""
@@ -103,18 +101,11 @@ def _private_directory(directory: str) -> bool:
             and not info.st_mode & 0o077)
 
 
-def _setns(fd: int, kind: int) -> None:
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.setns(fd, kind) != 0:
-        code = ctypes.get_errno()
-        raise OSError(code, os.strerror(code))
-
-
 def _adopt(path_or_fd: str | int, kind: int) -> None:
     fd = os.open(path_or_fd, os.O_RDONLY | os.O_CLOEXEC) if isinstance(path_or_fd, str) \
         else path_or_fd
     try:
-        _setns(fd, kind)
+        setns(fd, kind)
     finally:
         os.close(fd)
 
