@@ -71,28 +71,29 @@ def handle(request: Request) -> dict[str, Any] | None:
     config = parse_bridge_config(request.config, command=env.command)
     request.log.bind(bridge=config.bridge)
     where = bridge.Attachment(netns=env.netns, ifname=env.ifname, container_id=env.container_id)
+    # Found before anything changes, so a missing plugin fails first; ADD and CHECK
+    # always have one (parse_bridge_config), DEL, STATUS and GC may not ("ipam": {}).
+    ipam = _ipam(request, config.ipam_type) if config.ipam_type else None
     if env.command == "ADD":
-        ipam = _ipam(request, config.ipam_type)  # a missing plugin fails before any change
+        assert ipam is not None
         result = bridge.add(config, where, kernel=_kernel(), ipam=ipam, log=request.log,
                             random_bytes=os.urandom)
         return resultcodec.encode(plan.chain_result(_prev_result(request), result),
                                   request.version)
-    if env.command == "DEL":
-        delegate = _ipam(request, config.ipam_type) if config.ipam_type else None
-        bridge.delete(config, where, kernel=_kernel(), ipam=delegate, log=request.log)
-        return None
     if env.command == "CHECK":
-        check.check(config, where, _prev_result(request), kernel=_kernel(),
-                    ipam=_ipam(request, config.ipam_type))
+        assert ipam is not None
+        check.check(config, where, _prev_result(request), kernel=_kernel(), ipam=ipam)
         return None
-    delegate = _ipam(request, config.ipam_type) if config.ipam_type else None
+    if env.command == "DEL":
+        bridge.delete(config, where, kernel=_kernel(), ipam=ipam, log=request.log)
+        return None
     if env.command == "STATUS":
-        if delegate is not None:
-            delegate.status()
+        if ipam is not None:
+            ipam.status()
         return None
     if env.command == "GC":
         gc.collect(config.bridge, gc.valid_attachments(request.config), kernel=_kernel(),
-                   ipam=delegate, log=request.log)
+                   ipam=ipam, log=request.log)
         return None
     raise CniError(INVALID_ENV, f"CNI_COMMAND {env.command} is not supported by ecs-bridge")
 

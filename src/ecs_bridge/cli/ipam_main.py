@@ -74,15 +74,16 @@ def handle(request: Request) -> dict[str, Any] | None:
     settings = store_settings(request.environ)
     request.log.bind(db=settings.path)
     config = parse_ipam_config(request.config, command=command)
+    network = str(request.config.get("name") or "")
     if command == "STATUS":
         _status(settings, config)
         return None
     if command == "GC":
-        _collect(settings, config, request)
+        _collect(settings, config, network, request)
         return None
     who = Attachment(owner=ipam.owner_of(config, request.env.container_id),
                      container_id=request.env.container_id, ifname=request.env.ifname,
-                     network=str(request.config.get("name") or ""))
+                     network=network)
     request.log.bind(ipamID=who.owner)
     if command == "DEL" and not os.path.lexists(settings.path):
         # No database holds nothing: release against an empty store, create no file.
@@ -110,7 +111,8 @@ def _status(settings: StoreSettings, config: IpamConfig) -> None:
                        exc.details) from None
 
 
-def _collect(settings: StoreSettings, config: IpamConfig, request: Request) -> None:
+def _collect(settings: StoreSettings, config: IpamConfig, network: str,
+             request: Request) -> None:
     if not os.path.lexists(settings.path):
         return  # no database holds nothing
     from ecs_bridge.domain.gc import valid_attachments  # noqa: PLC0415 - GC only
@@ -118,8 +120,7 @@ def _collect(settings: StoreSettings, config: IpamConfig, request: Request) -> N
     valid = valid_attachments(request.config)
     subnets = {family.subnet for family in config.families}
     with _open_store(settings) as store:
-        ipam.collect(store, str(request.config.get("name") or ""), subnets, valid,
-                     log=request.log)
+        ipam.collect(store, network, subnets, valid, log=request.log)
 
 
 PLUGIN = Plugin(

@@ -50,17 +50,18 @@ def add(
     log: Logger,
     random_bytes: Callable[[int], bytes],
 ) -> Result:
-    plan.attachment_alias(where.container_id, where.ifname)  # an id too long fails here
+    alias = plan.attachment_alias(where.container_id, where.ifname)  # too long: error 4
     # A missing namespace fails here, before any change.
     with closing(kernel.host()) as host, closing(kernel.open(where.netns)) as container:
-        return _add(config, where, host=host, container=container, ipam=ipam, log=log,
-                    random_bytes=random_bytes)
+        return _add(config, where, alias=alias, host=host, container=container, ipam=ipam,
+                    log=log, random_bytes=random_bytes)
 
 
 def _add(
     config: BridgeConfig,
     where: Attachment,
     *,
+    alias: str,
     host: Namespace,
     container: Namespace,
     ipam: IpamDelegate,
@@ -71,10 +72,7 @@ def _add(
     # bridge's (gateway address, bridge), which checks that no other port uses them.
     with ExitStack() as bridge_undo, ExitStack() as undo:
         if container.find_link(where.ifname) is not None:
-            raise CniError(
-                INVALID_ENV,
-                f"CNI_IFNAME {where.ifname!r} already exists in CNI_NETNS {where.netns!r}",
-            )
+            raise _ifname_taken(where)
         # 1. The bridge, created if absent (brought up once the checks below pass).
         bridge = ensure_bridge(host, config, undo=bridge_undo, random_bytes=random_bytes)
         # 4. Addresses from the IPAM plugin, released again if a later step fails.
@@ -97,7 +95,7 @@ def _add(
                 if host_veth is None:
                     host_veth = setup_veth(host, container, config, where, undo=undo,
                                            random_bytes=random_bytes)
-                attach(host, host_veth.name, config, where)
+                host.set_link(host_veth.name, master=config.bridge, up=True, alias=alias)
                 break
             except LinkNotFound as exc:
                 if exc.name != config.bridge or attempt == BRIDGE_TRIES - 1:
@@ -151,6 +149,11 @@ def ensure_bridge(
     return link
 
 
+def _ifname_taken(where: Attachment) -> CniError:
+    return CniError(INVALID_ENV,
+                    f"CNI_IFNAME {where.ifname!r} already exists in CNI_NETNS {where.netns!r}")
+
+
 def bring_up(host: Namespace, config: BridgeConfig, bridge: Link, *, undo: ExitStack) -> None:
     if not bridge.up:
         host.set_link(config.bridge, up=True)
@@ -169,10 +172,7 @@ def setup_veth(
             break
         except LinkExists:
             if container.find_link(where.ifname) is not None:
-                raise CniError(
-                    INVALID_ENV,
-                    f"CNI_IFNAME {where.ifname!r} already exists in CNI_NETNS {where.netns!r}",
-                ) from None
+                raise _ifname_taken(where) from None
     else:
         raise CniError(BRIDGE_CONFLICT, f"no free host veth name after {VETH_NAME_TRIES} tries")
     undo.callback(_delete_link, host, name)
@@ -181,12 +181,6 @@ def setup_veth(
     if link is None:
         raise LinkNotFound(name)
     return link
-
-
-def attach(host: Namespace, host_veth: str, config: BridgeConfig, where: Attachment) -> None:
-    """The host end on the bridge, up, marked with the attachment it serves."""
-    host.set_link(host_veth, master=config.bridge, up=True,
-                  alias=plan.attachment_alias(where.container_id, where.ifname))
 
 
 def configure_container(
